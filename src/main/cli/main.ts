@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import { runEditCommand } from './commands/edit';
+import { runInspectCommand } from './commands/inspect';
+import { runMakeTinyModelCommand } from './commands/make-tiny-model';
+import { UsageError } from './args';
+
+const USAGE = `Usage:
+  cli edit --model DIR --input IMAGE --instruction TEXT --output OUT.png
+           [--steps 20] [--text-guidance 7.5] [--image-guidance 1.5] [--seed N]
+           [--scheduler euler-ancestral|euler|ddim|dpmpp-2m] [--karras]
+           [--resolution 512|native] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--json]
+  cli make-tiny-model OUT_DIR [--flavor diffusers|optimum-legacy|optimum] [--fp16] [--analytic] [--realistic]
+  cli inspect DIR [--provider ...] [--json]`;
+
+export interface CliIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'edit':
+        return await runEditCommand(rest, io);
+      case 'inspect':
+        return await runInspectCommand(rest, io);
+      case 'make-tiny-model':
+        return await runMakeTinyModelCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'\n${USAGE}`);
+    }
+  } catch (error) {
+    return reportError(error, io, rest.includes('--json'));
+  }
+}
+
+function reportError(error: unknown, io: CliIo, json: boolean): number {
+  const name = error instanceof Error ? error.name : 'Error';
+  const message = error instanceof Error ? error.message : String(error);
+  const oneLine = message.split('\n')[0] ?? message;
+  if (json) io.stdout.write(`${JSON.stringify({ event: 'error', kind: name, message })}\n`);
+  io.stderr.write(`error: ${name === 'UsageError' ? message : oneLine}\n`);
+  if (name === 'EditCancelledError') return 130;
+  return name === 'UsageError' ? 2 : 1;
+}
+
+/** parseArgs with the CLI's conventions; unknown options are usage errors with the option named. */
+export function parseCommandArgs<T extends Parameters<typeof parseArgs>[0]['options']>(
+  args: string[],
+  options: T,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
