@@ -132,7 +132,7 @@ export async function createSessionFactory(
         if (provider === 'cpu') throw error;
         throw new ProviderUnavailableError(`The ${provider} execution provider could not start: ${message}`);
       }
-      failures.push(`${provider}: ${firstLine(message)}`);
+      failures.push(`${provider}: ${readableProviderFailure(message)}`);
     }
   }
   throw new ProviderUnavailableError(
@@ -195,6 +195,13 @@ function wrapSession(session: ort.InferenceSession, label: string): OnnxSession 
     },
     dispose: () => session.release(),
   };
+}
+
+/** onnxruntime prefixes provider failures with its source location; keep the part a user can act on. */
+function readableProviderFailure(message: string): string {
+  const adapter = /Failed to get a WebGPU adapter: ([^\n]*)/.exec(message);
+  if (adapter) return `no usable GPU adapter (${adapter[1]})`;
+  return firstLine(message).replace(/^\S+\.(?:cc|cpp|h):\d+ \S+(?: \S+)*? (?=[A-Z])/, '');
 }
 
 function errorMessage(error: unknown): string {
