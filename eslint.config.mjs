@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -8,6 +9,18 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
+    files: ['src/renderer/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      'react-hooks/rules-of-hooks': 'error',
+      'react-hooks/exhaustive-deps': 'warn',
     },
   },
   {
@@ -28,7 +41,10 @@ export default tseslint.config(
         {
           paths: [
             { name: 'electron', message: 'The engine must run in plain Node.' },
-            { name: 'onnxruntime-node', message: 'Only src/main/engine/backend.ts imports onnxruntime-node.' },
+            {
+              name: 'onnxruntime-node',
+              message: 'Only src/main/engine/backend.ts imports onnxruntime-node.',
+            },
           ],
         },
       ],

@@ -68,7 +68,10 @@ export interface ModelInfo {
   provider: string;
   providerNotice?: string;
   unetInChannels: number;
-  components: Record<'textEncoder' | 'unet' | 'vaeEncoder' | 'vaeDecoder', { inputs: TensorInfo[]; outputs: TensorInfo[] }>;
+  components: Record<
+    'textEncoder' | 'unet' | 'vaeEncoder' | 'vaeDecoder',
+    { inputs: TensorInfo[]; outputs: TensorInfo[] }
+  >;
 }
 
 export interface EditTimings {

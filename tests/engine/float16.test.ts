@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { float16BitsToFloat32, float32ToFloat16Bits, fromFloat16, toFloat16Bits } from '../../src/main/engine/float16';
+import {
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  fromFloat16,
+  toFloat16Bits,
+} from '../../src/main/engine/float16';
 
 describe('float16 bits', () => {
   it('encodes known values exactly', () => {

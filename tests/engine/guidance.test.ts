@@ -39,7 +39,10 @@ describe('combineGuidance', () => {
 
 describe('timestepTensor', () => {
   it('builds each export flavor’s timestep', () => {
-    expect(timestepTensor({ type: 'float32', layout: 'per-row' }, 946.421, 3)).toMatchObject({ type: 'float32', dims: [3] });
+    expect(timestepTensor({ type: 'float32', layout: 'per-row' }, 946.421, 3)).toMatchObject({
+      type: 'float32',
+      dims: [3],
+    });
     const int = timestepTensor({ type: 'int64', layout: 'single' }, 946.6, 3);
     expect(int.dims).toEqual([1]);
     expect(Array.from(int.data as BigInt64Array)).toEqual([947n]);

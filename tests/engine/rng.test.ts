@@ -11,7 +11,9 @@ describe('SeededRandom', () => {
 
   it('produces pinned Box–Muller normals for a seed', () => {
     const normals = Array.from(new SeededRandom(1234).normal(5));
-    const expected = [-0.6593485474586487, -0.8698351383209229, -0.0779506117105484, 0.8700113892555237, -0.32643482089042664];
+    const expected = [
+      -0.6593485474586487, -0.8698351383209229, -0.0779506117105484, 0.8700113892555237, -0.32643482089042664,
+    ];
     normals.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 7));
   });
 

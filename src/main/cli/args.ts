@@ -1,4 +1,9 @@
-import { PROVIDER_NAMES, SCHEDULER_NAMES, type ProviderName, type SchedulerName } from '../../shared/engine-types';
+import {
+  PROVIDER_NAMES,
+  SCHEDULER_NAMES,
+  type ProviderName,
+  type SchedulerName,
+} from '../../shared/engine-types';
 
 /** A user error in the command line: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -14,7 +19,11 @@ export function requireString(values: Record<string, unknown>, name: string): st
 export function optionalNumber(
   values: Record<string, unknown>,
   name: string,
-  { integer = false, min = -Infinity, max = Infinity }: { integer?: boolean; min?: number; max?: number } = {},
+  {
+    integer = false,
+    min = -Infinity,
+    max = Infinity,
+  }: { integer?: boolean; min?: number; max?: number } = {},
 ): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
@@ -22,7 +31,8 @@ export function optionalNumber(
   if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value)) {
     throw new UsageError(`--${name} must be a number, got '${String(raw)}'`);
   }
-  if (integer && !Number.isInteger(value)) throw new UsageError(`--${name} must be a whole number, got ${raw}`);
+  if (integer && !Number.isInteger(value))
+    throw new UsageError(`--${name} must be a whole number, got ${raw}`);
   if (value < min || value > max) throw new UsageError(`--${name} must be from ${min} to ${max}, got ${raw}`);
   return value;
 }
@@ -45,6 +55,7 @@ export function parseProvider(raw: unknown): ProviderName {
 
 export function parseResolution(raw: unknown): '512' | 'native' | undefined {
   if (raw === undefined) return undefined;
-  if (raw !== '512' && raw !== 'native') throw new UsageError(`--resolution must be 512 or native, got '${String(raw)}'`);
+  if (raw !== '512' && raw !== 'native')
+    throw new UsageError(`--resolution must be 512 or native, got '${String(raw)}'`);
   return raw;
 }

@@ -17,7 +17,10 @@ export interface CliIo {
   stderr: NodeJS.WriteStream;
 }
 
-export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -52,13 +55,16 @@ function reportError(error: unknown, io: CliIo, json: boolean): number {
 }
 
 /** parseArgs with the CLI's conventions; unknown options are usage errors with the option named. */
-export function parseCommandArgs<T extends Parameters<typeof parseArgs>[0]['options']>(
+export function parseCommandArgs<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(
   args: string[],
   options: T,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
     const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+    return {
+      values: parsed.values as Record<string, string | boolean | undefined>,
+      positionals: parsed.positionals,
+    };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

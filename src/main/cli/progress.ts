@@ -8,11 +8,15 @@ export interface ProgressReporter {
 }
 
 /** One JSON object per line on stdout: easy to consume from scripts. */
-export function jsonReporter(write: (line: string) => void = (line) => process.stdout.write(line)): ProgressReporter {
+export function jsonReporter(
+  write: (line: string) => void = (line) => process.stdout.write(line),
+): ProgressReporter {
   return {
     event: (name, fields) => write(`${JSON.stringify({ event: name, ...fields })}\n`),
     progress: ({ step, totalSteps, stepMs, elapsedMs }) =>
-      write(`${JSON.stringify({ event: 'progress', step: step + 1, totalSteps, stepMs: round(stepMs), elapsedMs: round(elapsedMs) })}\n`),
+      write(
+        `${JSON.stringify({ event: 'progress', step: step + 1, totalSteps, stepMs: round(stepMs), elapsedMs: round(elapsedMs) })}\n`,
+      ),
     info: (message) => write(`${JSON.stringify({ event: 'info', message })}\n`),
     done: () => undefined,
   };
@@ -24,7 +28,8 @@ export function humanReporter(stream: NodeJS.WriteStream = process.stderr): Prog
   let drewBar = false;
   return {
     event: (name, fields) => {
-      if (name === 'done') stream.write(`${drewBar && tty ? '\n' : ''}Wrote ${String(fields.output ?? '')}\n`);
+      if (name === 'done')
+        stream.write(`${drewBar && tty ? '\n' : ''}Wrote ${String(fields.output ?? '')}\n`);
     },
     progress: ({ step, totalSteps, stepMs, elapsedMs }) => {
       const done = step + 1;

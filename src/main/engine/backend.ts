@@ -25,7 +25,10 @@ export interface OnnxSession {
   readonly outputs: readonly TensorInfo[];
   /** Calls of `run` and the milliseconds spent inside onnxruntime's own run, for overhead figures. */
   readonly stats: { runs: number; runMs: number };
-  run(feeds: Record<string, TensorData>, outputNames?: readonly string[]): Promise<Record<string, TensorData>>;
+  run(
+    feeds: Record<string, TensorData>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, TensorData>>;
   dispose(): Promise<void>;
 }
 
@@ -43,7 +46,9 @@ export class ProviderUnavailableError extends Error {
 }
 
 /** What `auto` tries on this platform, best first; CPU is always the last resort. */
-export function autoProviderOrder(platform: NodeJS.Platform = process.platform): Exclude<ProviderName, 'auto'>[] {
+export function autoProviderOrder(
+  platform: NodeJS.Platform = process.platform,
+): Exclude<ProviderName, 'auto'>[] {
   switch (platform) {
     case 'win32':
       return ['dml', 'webgpu', 'cpu'];
@@ -64,7 +69,10 @@ function cudaProviderInstalled(): boolean {
     const resolver = typeof require === 'function' ? require : createRequire(import.meta.url);
     const bindingDir = dirname(resolver.resolve('onnxruntime-node/package.json'));
     const libDir = join(bindingDir, 'bin', 'napi-v6', process.platform, process.arch);
-    return existsSync(join(libDir, 'libonnxruntime_providers_cuda.so')) || existsSync(join(libDir, 'onnxruntime_providers_cuda.dll'));
+    return (
+      existsSync(join(libDir, 'libonnxruntime_providers_cuda.so')) ||
+      existsSync(join(libDir, 'onnxruntime_providers_cuda.dll'))
+    );
   } catch {
     return false;
   }
@@ -156,7 +164,7 @@ async function openSession(
   } catch (error) {
     // Keep provider failures distinguishable from a broken file.
     if (provider !== 'cpu') throw error;
-    throw new Error(`Could not load ${label}: ${firstLine(errorMessage(error))}`);
+    throw new Error(`Could not load ${label}: ${firstLine(errorMessage(error))}`, { cause: error });
   }
   return wrapSession(session, label);
 }
@@ -184,12 +192,18 @@ function wrapSession(session: ort.InferenceSession, label: string): OnnxSession 
         ortFeeds[name] = new ort.Tensor(tensor.type, tensor.data, tensor.dims);
       }
       const started = performance.now();
-      const results = outputNames ? await session.run(ortFeeds, outputNames as string[]) : await session.run(ortFeeds);
+      const results = outputNames
+        ? await session.run(ortFeeds, outputNames as string[])
+        : await session.run(ortFeeds);
       stats.runMs += performance.now() - started;
       stats.runs++;
       const out: Record<string, TensorData> = {};
       for (const [name, value] of Object.entries(results)) {
-        out[name] = { type: value.type as TensorElementType, dims: value.dims, data: value.data as TensorArray };
+        out[name] = {
+          type: value.type as TensorElementType,
+          dims: value.dims,
+          data: value.data as TensorArray,
+        };
       }
       return out;
     },

@@ -35,7 +35,8 @@ export function combineGuidance(
     const withText = prediction[i]!;
     const imageOnly = prediction[size + i]!;
     const unconditional = prediction[2 * size + i]!;
-    guided[i] = unconditional + textGuidance * (withText - imageOnly) + imageGuidance * (imageOnly - unconditional);
+    guided[i] =
+      unconditional + textGuidance * (withText - imageOnly) + imageGuidance * (imageOnly - unconditional);
   }
   return guided;
 }

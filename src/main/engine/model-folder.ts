@@ -87,7 +87,10 @@ export function inspectModelFolder(dir: string): ModelFolderLayout {
 function checkExternalData(dir: string, relativePath: string): void {
   const path = join(dir, relativePath);
   const size = statSync(path).size;
-  if (size === 0) throw new ModelFolderError(`${relativePath} in ${dir} is empty (0 bytes): the download or export was interrupted`);
+  if (size === 0)
+    throw new ModelFolderError(
+      `${relativePath} in ${dir} is empty (0 bytes): the download or export was interrupted`,
+    );
   if (size > EXTERNAL_SCAN_LIMIT_BYTES) return;
   const bytes = readFileSync(path);
   const componentDir = join(path, '..');
@@ -120,7 +123,9 @@ function isFile(path: string): boolean {
 
 function safeList(dir: string): string[] {
   try {
-    return readdirSync(dir, { withFileTypes: true }).map((entry) => (entry.isDirectory() ? `${entry.name}/` : entry.name));
+    return readdirSync(dir, { withFileTypes: true }).map((entry) =>
+      entry.isDirectory() ? `${entry.name}/` : entry.name,
+    );
   } catch {
     return [];
   }

@@ -105,10 +105,14 @@ export class InstructPix2PixPipeline implements EditEngine {
     const layout = inspectModelFolder(dir);
     const tokenizer = await ClipTokenizer.fromFolder(layout.tokenizerDir);
     const schedulerConfig = parseSchedulerConfig(layout.schedulerConfig);
-    const { factory, probe } = await createSessionFactory(layout.paths.textEncoder, 'text_encoder/model.onnx', {
-      provider: options.provider ?? 'auto',
-      intraOpNumThreads: options.intraOpNumThreads,
-    });
+    const { factory, probe } = await createSessionFactory(
+      layout.paths.textEncoder,
+      'text_encoder/model.onnx',
+      {
+        provider: options.provider ?? 'auto',
+        intraOpNumThreads: options.intraOpNumThreads,
+      },
+    );
     const sessions: OnnxSession[] = [probe];
     try {
       const textEncoder = new TextEncoder(probe);
@@ -263,7 +267,13 @@ export class InstructPix2PixPipeline implements EditEngine {
       this.counters.unetRuns++;
       this.counters.unetRows += rows;
 
-      const guided = combineGuidance(prediction, rows, latentSize, settings.textGuidance, settings.imageGuidance);
+      const guided = combineGuidance(
+        prediction,
+        rows,
+        latentSize,
+        settings.textGuidance,
+        settings.imageGuidance,
+      );
       latents = scheduler.step(guided, step, latents, random);
       const stepMs = performance.now() - stepStarted;
       input.stepTimes?.push(stepMs);
@@ -289,7 +299,10 @@ export class InstructPix2PixPipeline implements EditEngine {
     if (cached) return { embedding: cached, tokenizeMs };
     const { data, dims } = await this.textEncoder.encode(ids);
     this.counters.textEncoderRuns++;
-    const embedding: TextEmbedding = { data, dims: [dims[1] ?? ids.length, dims[2] ?? data.length / ids.length] };
+    const embedding: TextEmbedding = {
+      data,
+      dims: [dims[1] ?? ids.length, dims[2] ?? data.length / ids.length],
+    };
     this.textCache.set(key, embedding);
     return { embedding, tokenizeMs };
   }

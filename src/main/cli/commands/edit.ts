@@ -5,7 +5,14 @@ import { decodeImage, encodePng, resizeRgb } from '../../engine/image-io';
 import { InstructPix2PixPipeline } from '../../engine/pipeline';
 import { randomSeed } from '../../engine/rng';
 import { writeFileAtomic } from '../../util/atomic-write';
-import { optionalNumber, parseProvider, parseResolution, parseScheduler, requireString, UsageError } from '../args';
+import {
+  optionalNumber,
+  parseProvider,
+  parseResolution,
+  parseScheduler,
+  requireString,
+  UsageError,
+} from '../args';
 import { parseCommandArgs, type CliIo } from '../main';
 import { humanReporter, jsonReporter } from '../progress';
 
@@ -29,9 +36,12 @@ export const EDIT_OPTIONS = {
 export function settingsFromArgs(values: Record<string, unknown>): EditSettings {
   return {
     instruction: requireString(values, 'instruction'),
-    steps: optionalNumber(values, 'steps', { integer: true, min: 1, max: 500 }) ?? DEFAULT_EDIT_SETTINGS.steps,
-    textGuidance: optionalNumber(values, 'text-guidance', { min: 0, max: 50 }) ?? DEFAULT_EDIT_SETTINGS.textGuidance,
-    imageGuidance: optionalNumber(values, 'image-guidance', { min: 0, max: 50 }) ?? DEFAULT_EDIT_SETTINGS.imageGuidance,
+    steps:
+      optionalNumber(values, 'steps', { integer: true, min: 1, max: 500 }) ?? DEFAULT_EDIT_SETTINGS.steps,
+    textGuidance:
+      optionalNumber(values, 'text-guidance', { min: 0, max: 50 }) ?? DEFAULT_EDIT_SETTINGS.textGuidance,
+    imageGuidance:
+      optionalNumber(values, 'image-guidance', { min: 0, max: 50 }) ?? DEFAULT_EDIT_SETTINGS.imageGuidance,
     seed: optionalNumber(values, 'seed', { integer: true, min: 0, max: 0xffffffff }) ?? randomSeed(),
     scheduler: parseScheduler(values.scheduler) ?? DEFAULT_EDIT_SETTINGS.scheduler,
     resolution: parseResolution(values.resolution) ?? DEFAULT_EDIT_SETTINGS.resolution,
@@ -68,7 +78,11 @@ export async function runEditCommand(args: string[], io: CliIo): Promise<number>
   const interrupt = abortOnInterrupt();
   try {
     if (pipeline.info.providerNotice) reporter.info(pipeline.info.providerNotice);
-    reporter.event('start', { seed: settings.seed, provider: pipeline.info.provider, flavor: pipeline.info.flavor });
+    reporter.event('start', {
+      seed: settings.seed,
+      provider: pipeline.info.provider,
+      flavor: pipeline.info.flavor,
+    });
     const result = await pipeline.edit(source, settings, {
       signal: interrupt.signal,
       onProgress: (progress) => reporter.progress(progress),

@@ -3,7 +3,10 @@ import { parseProvider, UsageError } from '../args';
 import { parseCommandArgs, type CliIo } from '../main';
 
 export async function runInspectCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, { provider: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs(args, {
+    provider: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const dir = positionals[0];
   if (!dir) throw new UsageError('inspect needs the model folder: cli inspect DIR');
   const pipeline = await InstructPix2PixPipeline.load(dir, { provider: parseProvider(values.provider) });
@@ -22,8 +25,10 @@ export async function runInspectCommand(args: string[], io: CliIo): Promise<numb
     ];
     for (const [component, io_] of Object.entries(info.components)) {
       lines.push(`${component}:`);
-      for (const value of io_.inputs) lines.push(`  in  ${value.name}: ${value.type} [${value.shape.join(', ')}]`);
-      for (const value of io_.outputs) lines.push(`  out ${value.name}: ${value.type} [${value.shape.join(', ')}]`);
+      for (const value of io_.inputs)
+        lines.push(`  in  ${value.name}: ${value.type} [${value.shape.join(', ')}]`);
+      for (const value of io_.outputs)
+        lines.push(`  out ${value.name}: ${value.type} [${value.shape.join(', ')}]`);
     }
     io.stdout.write(`${lines.join('\n')}\n`);
     return 0;

@@ -19,7 +19,8 @@ export async function runMakeTinyModelCommand(args: string[], io: CliIo): Promis
     throw new UsageError(`--flavor must be one of ${FLAVORS.join(', ')}, got '${String(flavor)}'`);
   }
   const seed = values.seed === undefined ? undefined : Number(values.seed);
-  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, got ${String(values.seed)}`);
+  if (seed !== undefined && !Number.isInteger(seed))
+    throw new UsageError(`--seed must be a whole number, got ${String(values.seed)}`);
   await makeTinyModel(outDir, {
     flavor: flavor as (typeof FLAVORS)[number],
     precision: values.fp16 ? 'float16' : 'float32',

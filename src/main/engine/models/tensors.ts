@@ -41,14 +41,18 @@ function findValue(
 ): TensorInfo {
   const value = values.find((candidate) => candidate.name === name);
   if (!value) {
-    throw new ModelFolderError(`${session.label}: expected an ${kind} named '${name}' (${what}), found ${list(values)}`);
+    throw new ModelFolderError(
+      `${session.label}: expected an ${kind} named '${name}' (${what}), found ${list(values)}`,
+    );
   }
   return value;
 }
 
 export function expectFloat(session: OnnxSession, value: TensorInfo): FloatType {
   if (value.type === 'float32' || value.type === 'float16') return value.type;
-  throw new ModelFolderError(`${session.label}: '${value.name}' should be float32 or float16, found ${value.type}`);
+  throw new ModelFolderError(
+    `${session.label}: '${value.name}' should be float32 or float16, found ${value.type}`,
+  );
 }
 
 export function expectRank(session: OnnxSession, value: TensorInfo, rank: number): void {
@@ -60,5 +64,7 @@ export function expectRank(session: OnnxSession, value: TensorInfo, rank: number
 }
 
 function list(values: readonly TensorInfo[]): string {
-  return values.length ? values.map((value) => `'${value.name}' ${value.type} [${value.shape.join(', ')}]`).join(', ') : 'none';
+  return values.length
+    ? values.map((value) => `'${value.name}' ${value.type} [${value.shape.join(', ')}]`).join(', ')
+    : 'none';
 }

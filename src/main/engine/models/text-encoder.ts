@@ -11,7 +11,9 @@ export class TextEncoder {
   constructor(private readonly session: OnnxSession) {
     const inputIds = findInput(session, 'input_ids', 'token ids');
     if (inputIds.type !== 'int32' && inputIds.type !== 'int64') {
-      throw new ModelFolderError(`${session.label}: 'input_ids' should be int32 or int64, found ${inputIds.type}`);
+      throw new ModelFolderError(
+        `${session.label}: 'input_ids' should be int32 or int64, found ${inputIds.type}`,
+      );
     }
     expectRank(session, inputIds, 2);
     this.inputIdsType = inputIds.type;

@@ -2,7 +2,15 @@ import type { TensorInfo } from '../../../shared/engine-types';
 import type { OnnxSession, TensorData } from '../backend';
 import { float32ToFloat16Bits } from '../float16';
 import { ModelFolderError } from '../model-folder';
-import { expectFloat, expectRank, findInput, findOutput, floatTensor, readFloat, type FloatType } from './tensors';
+import {
+  expectFloat,
+  expectRank,
+  findInput,
+  findOutput,
+  floatTensor,
+  readFloat,
+  type FloatType,
+} from './tensors';
 
 export const INSTRUCT_PIX2PIX_IN_CHANNELS = 8;
 
@@ -80,11 +88,15 @@ export class Unet {
 
 function timestepFormat(session: OnnxSession, info: TensorInfo): TimestepFormat {
   if (info.type !== 'float32' && info.type !== 'float16' && info.type !== 'int64') {
-    throw new ModelFolderError(`${session.label}: 'timestep' should be float32, float16 or int64, found ${info.type}`);
+    throw new ModelFolderError(
+      `${session.label}: 'timestep' should be float32, float16 or int64, found ${info.type}`,
+    );
   }
   if (info.shape.length === 0) return { type: info.type, layout: 'scalar' };
   if (info.shape.length !== 1) {
-    throw new ModelFolderError(`${session.label}: 'timestep' should be a scalar or 1-D, found shape [${info.shape.join(', ')}]`);
+    throw new ModelFolderError(
+      `${session.label}: 'timestep' should be a scalar or 1-D, found shape [${info.shape.join(', ')}]`,
+    );
   }
   const dim = info.shape[0];
   if (dim === 1) return { type: info.type, layout: 'single' };

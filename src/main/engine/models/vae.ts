@@ -1,6 +1,14 @@
 import type { OnnxSession } from '../backend';
 import { ModelFolderError } from '../model-folder';
-import { expectFloat, expectRank, findInput, findOutput, floatTensor, readFloat, type FloatType } from './tensors';
+import {
+  expectFloat,
+  expectRank,
+  findInput,
+  findOutput,
+  floatTensor,
+  readFloat,
+  type FloatType,
+} from './tensors';
 
 export const LATENT_CHANNELS = 4;
 
@@ -65,7 +73,9 @@ export class VaeDecoder {
   /** Latents [4, h, w] (already divided by the scaling factor) → image CHW in about [-1, 1]. */
   async decode(latents: Float32Array, latentWidth: number, latentHeight: number): Promise<Float32Array> {
     const result = await this.session.run(
-      { latent_sample: floatTensor(latents, this.inputType, [1, LATENT_CHANNELS, latentHeight, latentWidth]) },
+      {
+        latent_sample: floatTensor(latents, this.inputType, [1, LATENT_CHANNELS, latentHeight, latentWidth]),
+      },
       [this.outputName],
     );
     return readFloat(result[this.outputName], this.session.label);
