@@ -1,0 +1,495 @@
+/**
+ * One open document on the main side: the records, their undo history, the pixels they reference,
+ * and the queue of edit jobs that run on an EditEngine. Every user operation goes through a named
+ * action (src/shared/document/actions.ts) and is recorded as a diff; jobs add their results as
+ * layers or variants. Statuses (queued, running, stale, failed) are derived after every change.
+ *
+ * Plain Node: no electron, no DOM. The app's DocumentService, the CLI and the tests all drive this.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  actionLabel,
+  activeVariant,
+  applyAction,
+  applyDiff,
+  BASE_LAYER_ID,
+  creationDiff,
+  History,
+  isEmptyDiff,
+  orderedLayers,
+  settingsOf,
+  sourceParts,
+  staleLayerIds,
+  UNKNOWN_MODEL,
+  withStatuses,
+  type DocumentAction,
+  type DocumentRecord,
+  type EditLayer,
+  type EditRequest,
+  type JobPhase,
+  type ModelRef,
+  type PlacementMode,
+  type Variant,
+} from '../../shared/document';
+import {
+  CANCELLED_ERROR_NAME,
+  type EditEngine,
+  type EditProgress,
+  type EditSettings,
+  type RgbImage,
+} from '../../shared/engine-types';
+import { blendInto } from './composite';
+import { DocumentStateError } from './errors';
+import type { ImportedImage } from './import';
+import { PixelStore } from './pixel-store';
+import { placeResult } from './placement';
+
+/** The failure text a cancelled first run leaves on its layer (the layer stays, to re-run or delete). */
+export const CANCELLED_FAILURE = 'Cancelled before it finished';
+
+export type JobOutcome = 'done' | 'failed' | 'cancelled';
+
+export interface JobEvent {
+  jobId: string;
+  layerId: string;
+  status: JobPhase | JobOutcome;
+  error: string | null;
+}
+
+export interface SessionEvents {
+  /** After every change of the records (actions, undo/redo, job phases). */
+  changed?(doc: DocumentRecord): void;
+  progress?(event: { jobId: string; layerId: string; progress: EditProgress }): void;
+  job?(event: JobEvent): void;
+}
+
+export interface EnqueueOptions {
+  /** Re-run this edit layer (a new variant) instead of adding a new layer. */
+  rerunOf?: string;
+  placement?: PlacementMode;
+  /** Make the new variant the active one (default true). */
+  activate?: boolean;
+}
+
+interface Job {
+  id: string;
+  layerId: string;
+  request: EditRequest;
+  activate: boolean;
+  /** The layer was created for this job and has no result yet. */
+  firstRun: boolean;
+  phase: JobPhase;
+  controller: AbortController;
+  done: Promise<JobOutcome>;
+}
+
+export interface DocumentSessionOptions {
+  engine?: EditEngine | null;
+  /** Which model results are made with (recorded in every request). */
+  model?: () => ModelRef;
+  now?: () => number;
+}
+
+export class DocumentSession {
+  private record: DocumentRecord;
+  readonly history = new History();
+  private readonly jobs = new Map<string, Job>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly listeners = new Set<SessionEvents>();
+  private engine: EditEngine | null;
+  private model: () => ModelRef;
+  private readonly now: () => number;
+  /** Bumps on every change; views and autosave use it. */
+  revision = 0;
+  /** The revision last saved (or opened); the document is dirty when they differ. */
+  private savedRevision = 0;
+  path: string | null;
+  private disposed = false;
+
+  constructor(
+    doc: DocumentRecord,
+    readonly store: PixelStore,
+    options: DocumentSessionOptions & { path?: string | null } = {},
+  ) {
+    this.record = withStatuses(doc);
+    this.engine = options.engine ?? null;
+    this.model = options.model ?? (() => UNKNOWN_MODEL);
+    this.now = options.now ?? Date.now;
+    this.path = options.path ?? null;
+  }
+
+  /** A new document whose base is `imported` (pixels stored in a new or the given store). */
+  static fromImage(
+    imported: ImportedImage,
+    options: DocumentSessionOptions & { store?: PixelStore } = {},
+  ): DocumentSession {
+    const store = options.store ?? new PixelStore();
+    const now = (options.now ?? Date.now)();
+    const pixels = store.putRgb(imported.image);
+    const doc: DocumentRecord = {
+      id: newId('doc'),
+      width: imported.image.width,
+      height: imported.image.height,
+      base: {
+        id: BASE_LAYER_ID,
+        name: imported.fileName ?? 'Background',
+        pixels,
+        origin: { fileName: imported.fileName, format: imported.format, notices: [...imported.notices] },
+      },
+      layers: {},
+      order: [],
+      createdAt: now,
+    };
+    return new DocumentSession(doc, store, options);
+  }
+
+  get doc(): DocumentRecord {
+    return this.record;
+  }
+
+  get dirty(): boolean {
+    return this.revision !== this.savedRevision;
+  }
+
+  markSaved(path?: string): void {
+    if (path !== undefined) this.path = path;
+    this.savedRevision = this.revision;
+    this.emitChanged();
+  }
+
+  setEngine(engine: EditEngine | null): void {
+    this.engine = engine;
+  }
+
+  setModel(model: () => ModelRef): void {
+    this.model = model;
+  }
+
+  subscribe(events: SessionEvents): () => void {
+    this.listeners.add(events);
+    return () => this.listeners.delete(events);
+  }
+
+  // ---- Actions with undo/redo ---------------------------------------------------------------
+
+  /** Applies a named action and records it in history. Returns false when it changed nothing. */
+  apply(action: DocumentAction): boolean {
+    this.assertOpen();
+    const label = actionLabel(this.record, action);
+    const { doc, diff } = applyAction(this.record, action);
+    if (isEmptyDiff(diff)) return false;
+    this.history.push({ label, type: action.type, diff, at: this.now() });
+    this.commit(doc);
+    return true;
+  }
+
+  undo(): boolean {
+    const step = this.history.undo();
+    if (!step) return false;
+    this.commit(applyDiff(this.record, step.diff));
+    return true;
+  }
+
+  redo(): boolean {
+    const step = this.history.redo();
+    if (!step) return false;
+    this.commit(applyDiff(this.record, step.diff));
+    return true;
+  }
+
+  layer(layerId: string): EditLayer {
+    const layer = this.record.layers[layerId];
+    if (!layer) throw new DocumentStateError(`No layer with id ${JSON.stringify(layerId)}`);
+    return layer;
+  }
+
+  /** The edit layer at a 1-based position among the edit layers, bottom first (as the CLI counts). */
+  layerAt(position: number): EditLayer {
+    const layers = orderedLayers(this.record);
+    const layer = Number.isInteger(position) ? layers[position - 1] : undefined;
+    if (!layer) {
+      throw new DocumentStateError(
+        layers.length === 0
+          ? 'The project has no edit layers'
+          : `There is no layer ${position}: the project has edit layers 1 to ${layers.length}`,
+      );
+    }
+    return layer;
+  }
+
+  // ---- Pixels ---------------------------------------------------------------------------------
+
+  /** The composite of the base and every contributing layer below `layerId` (null: all layers). */
+  async compositeBelow(layerId: string | null): Promise<RgbImage> {
+    const base = await this.store.getRgb(this.record.base.pixels);
+    const out: RgbImage = { width: base.width, height: base.height, data: new Uint8Array(base.data) };
+    for (const layer of orderedLayers(this.record)) {
+      if (layer.id === layerId) break;
+      const variant = activeVariant(layer);
+      if (!layer.visible || !variant) continue;
+      blendInto(out, {
+        pixels: await this.store.getRgb(variant.pixels),
+        opacity: Math.round(layer.opacity * 255),
+        blendMode: layer.blendMode,
+        mask: layer.mask ? await this.store.getGray(layer.mask) : null,
+      });
+    }
+    return out;
+  }
+
+  // ---- Jobs -----------------------------------------------------------------------------------
+
+  /**
+   * Queues an edit: a new layer on top whose source is the composite below it, or (rerunOf) a new
+   * variant of an existing layer. Jobs run one at a time in the order queued.
+   */
+  enqueue(settings: EditSettings, options: EnqueueOptions = {}): { jobId: string; layerId: string } {
+    this.assertOpen();
+    if (!this.engine) throw new DocumentStateError('No model is loaded: choose or download one first');
+    let layerId: string;
+    let firstRun: boolean;
+    const placement = options.placement ?? 'delta';
+    const request: EditRequest = { ...settings, model: this.model(), placement };
+    if (options.rerunOf !== undefined) {
+      const layer = this.layer(options.rerunOf);
+      if ([...this.jobs.values()].some((job) => job.layerId === layer.id)) {
+        throw new DocumentStateError(`“${layer.name}” is already queued or running`);
+      }
+      layerId = layer.id;
+      firstRun = layer.variants.length === 0;
+      if (firstRun)
+        this.commit(applyAction(this.record, { type: 'add-edit', layer: { ...layer, request } }).doc);
+    } else {
+      layerId = newId('layer');
+      firstRun = true;
+      const layer: EditLayer = {
+        id: layerId,
+        kind: 'edit',
+        name: layerName(settings.instruction),
+        visible: true,
+        opacity: 1,
+        blendMode: 'normal',
+        mask: null,
+        request,
+        variants: [],
+        activeVariantId: null,
+        failure: null,
+        status: { state: 'queued', reason: null },
+        createdAt: this.now(),
+      };
+      // A pending layer lives outside history until its first result lands (then creationDiff).
+      this.record = applyAction(this.record, { type: 'add-edit', layer }).doc;
+    }
+    const jobId = newId('job');
+    let settle: (outcome: JobOutcome) => void = () => undefined;
+    const job: Job = {
+      id: jobId,
+      layerId,
+      request,
+      activate: options.activate ?? true,
+      firstRun,
+      phase: 'queued',
+      controller: new AbortController(),
+      done: new Promise<JobOutcome>((resolve) => (settle = resolve)),
+    };
+    this.jobs.set(jobId, job);
+    this.commit(this.record, false);
+    this.emitJob({ jobId, layerId, status: 'queued', error: null });
+    this.queue = this.queue.then(() => this.run(job).then(settle));
+    return { jobId, layerId };
+  }
+
+  /** Resolves when the job has finished (at once for unknown ids). */
+  async waitFor(jobId: string): Promise<JobOutcome | null> {
+    const job = this.jobs.get(jobId);
+    return job ? job.done : null;
+  }
+
+  /** Resolves when every queued job has finished. */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.all([...this.jobs.values()].map((job) => job.done));
+  }
+
+  jobPhases(): ReadonlyMap<string, { jobId: string; phase: JobPhase }> {
+    const out = new Map<string, { jobId: string; phase: JobPhase }>();
+    for (const job of this.jobs.values()) out.set(job.layerId, { jobId: job.id, phase: job.phase });
+    return out;
+  }
+
+  /** Cancels a queued or running job. Nothing already in the document is lost. */
+  cancel(jobId: string): boolean {
+    const job = this.jobs.get(jobId);
+    if (!job) return false;
+    job.controller.abort();
+    return true;
+  }
+
+  cancelAll(): void {
+    for (const job of this.jobs.values()) job.controller.abort();
+  }
+
+  /** Re-runs every stale (or never run) layer, bottom first, each on the composite below it then. */
+  async rerunStale(
+    overrides: Partial<EditSettings> = {},
+  ): Promise<{ layerId: string; outcome: JobOutcome }[]> {
+    const results: { layerId: string; outcome: JobOutcome }[] = [];
+    // One at a time: each re-run changes the source of the layers above it.
+    for (;;) {
+      const next = staleLayerIds(this.record).find((id) => !results.some((r) => r.layerId === id));
+      if (next === undefined) break;
+      const layer = this.layer(next);
+      const { jobId } = this.enqueue({ ...settingsOf(layer.request), ...overrides }, { rerunOf: next });
+      const outcome = (await this.waitFor(jobId)) ?? 'failed';
+      results.push({ layerId: next, outcome });
+      if (outcome !== 'done') break;
+    }
+    return results;
+  }
+
+  private async run(job: Job): Promise<JobOutcome> {
+    const { signal } = job.controller;
+    try {
+      if (signal.aborted) throw cancelled();
+      if (!this.record.layers[job.layerId])
+        throw new DocumentStateError('The layer was deleted before its edit ran');
+      const engine = this.engine;
+      if (!engine) throw new DocumentStateError('No model is loaded: choose or download one first');
+      job.phase = 'running';
+      this.commit(this.record, false);
+      this.emitJob({ jobId: job.id, layerId: job.layerId, status: 'running', error: null });
+
+      const parts = sourceParts(this.record, job.layerId);
+      const source = await this.compositeBelow(job.layerId);
+      const started = performance.now();
+      const result = await engine.edit(source, settingsOf(job.request), {
+        signal,
+        onProgress: (progress) => {
+          for (const listener of this.listeners)
+            listener.progress?.({ jobId: job.id, layerId: job.layerId, progress });
+        },
+      });
+      if (signal.aborted) throw cancelled();
+      const placed = await placeResult(source, result, job.request.placement);
+      const variant: Variant = {
+        id: newId('variant'),
+        request: job.request,
+        pixels: this.store.putRgb(placed),
+        result: this.store.putRgb(result.image),
+        source: this.store.putRgb(source),
+        sourceParts: parts,
+        processedWidth: result.image.width,
+        processedHeight: result.image.height,
+        createdAt: this.now(),
+        durationMs: Math.round(performance.now() - started),
+      };
+      this.jobs.delete(job.id);
+      this.land(job, variant);
+      this.emitJob({ jobId: job.id, layerId: job.layerId, status: 'done', error: null });
+      return 'done';
+    } catch (error) {
+      this.jobs.delete(job.id);
+      const wasCancelled = signal.aborted || (error as Error).name === CANCELLED_ERROR_NAME;
+      const message = wasCancelled ? null : errorMessage(error);
+      const layer = this.record.layers[job.layerId];
+      if (layer && job.firstRun && layer.variants.length === 0) {
+        this.record = applyAction(this.record, {
+          type: 'set-failure',
+          layerId: layer.id,
+          failure: message ?? CANCELLED_FAILURE,
+        }).doc;
+      } else if (layer && message !== null) {
+        this.record = applyAction(this.record, {
+          type: 'set-failure',
+          layerId: layer.id,
+          failure: message,
+        }).doc;
+      }
+      this.commit(this.record, false);
+      this.emitJob({
+        jobId: job.id,
+        layerId: job.layerId,
+        status: wasCancelled ? 'cancelled' : 'failed',
+        error: message,
+      });
+      return wasCancelled ? 'cancelled' : 'failed';
+    }
+  }
+
+  /** A finished job's result enters the document as one undoable step. */
+  private land(job: Job, variant: Variant): void {
+    const layer = this.record.layers[job.layerId];
+    if (!layer) return; // deleted while it ran: the result has nowhere to go
+    if (layer.variants.length === 0) {
+      const completed: EditLayer = {
+        ...layer,
+        request: variant.request,
+        variants: [variant],
+        activeVariantId: variant.id,
+        failure: null,
+      };
+      const index = this.record.order.indexOf(layer.id);
+      const doc = applyAction(this.record, { type: 'add-edit', layer: completed }).doc;
+      this.history.push({
+        label: actionLabel(this.record, { type: 'add-edit', layer: completed }),
+        type: 'add-edit',
+        diff: creationDiff(completed, index),
+        at: this.now(),
+      });
+      this.commit(doc);
+    } else {
+      this.apply({ type: 'add-variant', layerId: layer.id, variant, activate: job.activate });
+    }
+  }
+
+  // ---- Lifecycle --------------------------------------------------------------------------------
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.cancelAll();
+    await this.queue.catch(() => undefined);
+    this.listeners.clear();
+  }
+
+  private assertOpen(): void {
+    if (this.disposed) throw new DocumentStateError('The document was closed');
+  }
+
+  /** Sets the records (statuses derived from the jobs) and tells listeners. */
+  private commit(doc: DocumentRecord, changesContent = true): void {
+    const phases = new Map<string, JobPhase>();
+    for (const job of this.jobs.values()) phases.set(job.layerId, job.phase);
+    this.record = withStatuses(doc, phases);
+    if (changesContent) this.revision++;
+    this.emitChanged();
+  }
+
+  private emitChanged(): void {
+    for (const listener of this.listeners) listener.changed?.(this.record);
+  }
+
+  private emitJob(event: JobEvent): void {
+    for (const listener of this.listeners) listener.job?.(event);
+  }
+}
+
+function newId(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 13)}`;
+}
+
+function layerName(instruction: string): string {
+  const oneLine = instruction.replace(/\s+/g, ' ').trim();
+  return oneLine.length > 80 ? `${oneLine.slice(0, 79)}…` : oneLine;
+}
+
+function cancelled(): Error {
+  const error = new Error('The edit was cancelled');
+  error.name = CANCELLED_ERROR_NAME;
+  return error;
+}
+
+function errorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] || 'The edit failed';
+}
