@@ -1,0 +1,438 @@
+/**
+ * Adapts the document package (a DocumentSession over src/shared/document records) to the
+ * DocumentService the handlers use: translates records into the contract's views, layer/message
+ * ids into actions, and job events into contract events. One document is open at a time.
+ */
+import { basename, extname } from 'node:path';
+import sharp from 'sharp';
+import { ContractError } from '../../shared/contract/errors';
+import type { DocumentView, LayerView, MessageView, PngImage } from '../../shared/contract/schemas';
+import {
+  activeVariant,
+  BASE_LAYER_ID,
+  DocumentActionError,
+  orderedLayers,
+  PROJECT_EXTENSION,
+  settingsOf,
+  type DocumentAction,
+  type DocumentRecord,
+  type EditLayer,
+  type ModelRef,
+} from '../../shared/document';
+import type { EditEngine } from '../../shared/engine-types';
+import { invertMask } from '../document/composite';
+import { DocumentStateError } from '../document/errors';
+import { exportPng, exportPsd } from '../document/export';
+import { importImage } from '../document/import';
+import { encodeProject, loadProject } from '../document/project-file';
+import { CANCELLED_FAILURE, DocumentSession } from '../document/session';
+import type { DocumentEvents, DocumentService, LayerPatch } from './document-service';
+
+const THUMBNAIL_SIDE = 128;
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+
+export interface DocumentServiceOptions {
+  /** The model results are made with (recorded in each edit request). */
+  model?: () => ModelRef;
+  appVersion?: string;
+}
+
+/** Gives a DocumentService backed by the real document package. */
+export function createDocumentService(
+  engine: EditEngine & { modelInfo?: { dir: string; flavor: string; precision: string } | null },
+  options: DocumentServiceOptions = {},
+): DocumentService {
+  return new SessionDocumentService(engine, {
+    model:
+      options.model ??
+      (() => {
+        const info = engine.modelInfo;
+        return info
+          ? { id: info.dir, version: `${info.flavor}/${info.precision}` }
+          : { id: 'unknown', version: 'unknown' };
+      }),
+    ...(options.appVersion ? { appVersion: options.appVersion } : {}),
+  });
+}
+
+class SessionDocumentService implements DocumentService {
+  private session: DocumentSession | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly listeners = new Set<DocumentEvents>();
+  /** Small stable integers for pixel hashes, so views can say "these pixels changed". */
+  private readonly revisions = new Map<string, number>();
+  private name = 'Untitled';
+  private viewRevision = 0;
+
+  constructor(
+    private readonly engine: EditEngine,
+    private readonly options: Required<Pick<DocumentServiceOptions, 'model'>> & DocumentServiceOptions,
+  ) {}
+
+  current(): DocumentView | null {
+    return this.session ? this.view(this.session) : null;
+  }
+
+  async open(bytes: Uint8Array, name: string, path: string | null): Promise<DocumentView> {
+    const isProject = ZIP_MAGIC.every((byte, i) => bytes[i] === byte);
+    let next: DocumentSession;
+    if (isProject) {
+      const loaded = await loadProject(bytes, { name });
+      next = new DocumentSession(loaded.doc, loaded.store, {
+        engine: this.engine,
+        model: this.options.model,
+        path: path !== null && extname(path).toLowerCase() === PROJECT_EXTENSION ? path : null,
+      });
+    } else {
+      const imported = await importImage(bytes, { name });
+      next = DocumentSession.fromImage(imported, { engine: this.engine, model: this.options.model });
+    }
+    await this.close();
+    this.session = next;
+    this.name = name;
+    this.unsubscribe = next.subscribe({
+      changed: () => this.emitChanged(),
+      progress: ({ jobId, layerId, progress }) => {
+        for (const listener of this.listeners) {
+          listener.progress({
+            jobId,
+            messageId: layerId,
+            step: progress.step,
+            totalSteps: progress.totalSteps,
+            elapsedMs: progress.elapsedMs,
+            preview: progress.preview ? { ...progress.preview, channels: 3 } : null,
+          });
+        }
+      },
+      job: ({ jobId, layerId, status, error }) => {
+        for (const listener of this.listeners) listener.job({ jobId, messageId: layerId, status, error });
+      },
+    });
+    return this.emitChanged();
+  }
+
+  async layerImage(
+    layerId: string,
+    what: 'pixels' | 'mask' | 'thumbnail',
+    variantId?: string,
+  ): Promise<PngImage> {
+    const session = this.need();
+    const doc = session.doc;
+    if (layerId === BASE_LAYER_ID) {
+      if (what === 'mask') throw new ContractError('not-found', 'The source image has no mask');
+      return this.png(session, doc.base.pixels, what === 'thumbnail');
+    }
+    const layer = this.layer(session, layerId);
+    if (what === 'mask') {
+      if (!layer.mask) throw new ContractError('not-found', `“${layer.name}” has no mask`);
+      return this.png(session, layer.mask, false);
+    }
+    const variant =
+      variantId === undefined
+        ? activeVariant(layer)
+        : (layer.variants.find((v) => v.id === variantId) ?? null);
+    if (!variant) {
+      throw new ContractError(
+        'not-found',
+        variantId === undefined
+          ? `“${layer.name}” has no result yet`
+          : `“${layer.name}” has no variant ${variantId}`,
+      );
+    }
+    return this.png(session, variant.pixels, what === 'thumbnail');
+  }
+
+  async updateLayer(layerId: string, patch: LayerPatch): Promise<DocumentView> {
+    const session = this.need();
+    this.layer(session, layerId);
+    if (patch.name !== undefined) this.act(session, { type: 'rename-layer', layerId, name: patch.name });
+    if (patch.opacity !== undefined)
+      this.act(session, { type: 'set-opacity', layerId, opacity: patch.opacity });
+    if (patch.visible !== undefined)
+      this.act(session, { type: 'set-visibility', layerId, visible: patch.visible });
+    return this.view(session);
+  }
+
+  async moveLayer(layerId: string, toIndex: number): Promise<DocumentView> {
+    const session = this.need();
+    this.layer(session, layerId);
+    // View index 0 is the source image; edit layers follow in the order they are composited.
+    const shown = shownLayers(session.doc);
+    const target = shown[Math.max(0, Math.min(shown.length - 1, toIndex - 1))];
+    if (!target) throw new ContractError('not-found', 'There is no edit layer to move');
+    this.act(session, { type: 'move-layer', layerId, toIndex: session.doc.order.indexOf(target.id) });
+    return this.view(session);
+  }
+
+  async deleteLayer(layerId: string): Promise<DocumentView> {
+    const session = this.need();
+    if (layerId === BASE_LAYER_ID) throw new ContractError('conflict', 'The source image cannot be deleted');
+    this.layer(session, layerId);
+    const job = session.jobPhases().get(layerId);
+    if (job) session.cancel(job.jobId);
+    this.act(session, { type: 'delete-layer', layerId });
+    return this.view(session);
+  }
+
+  async setMask(
+    layerId: string,
+    mask: { width: number; height: number; data: Uint8Array },
+  ): Promise<DocumentView> {
+    const session = this.need();
+    this.checkMaskTarget(session, layerId);
+    const { width, height } = session.doc;
+    if (mask.width !== width || mask.height !== height || mask.data.length !== width * height) {
+      throw new ContractError(
+        'bad-request',
+        `A mask must be ${width}×${height} with one byte per pixel, got ${mask.width}×${mask.height} (${mask.data.length} bytes)`,
+      );
+    }
+    const ref = session.store.putGray({ width, height, data: new Uint8Array(mask.data) });
+    this.act(session, { type: 'set-mask', layerId, mask: ref, how: 'paint' });
+    return this.view(session);
+  }
+
+  async invertMask(layerId: string): Promise<DocumentView> {
+    const session = this.need();
+    const layer = this.checkMaskTarget(session, layerId);
+    const { width, height } = session.doc;
+    const current = layer.mask ? await session.store.getGray(layer.mask) : null;
+    const ref = session.store.putGray(invertMask(current, width, height));
+    this.act(session, { type: 'set-mask', layerId, mask: ref, how: 'invert' });
+    return this.view(session);
+  }
+
+  async clearMask(layerId: string): Promise<DocumentView> {
+    const session = this.need();
+    this.checkMaskTarget(session, layerId);
+    this.act(session, { type: 'set-mask', layerId, mask: null, how: 'clear' });
+    return this.view(session);
+  }
+
+  async undo(): Promise<DocumentView | null> {
+    if (!this.session) return null;
+    this.session.undo();
+    return this.view(this.session);
+  }
+
+  async redo(): Promise<DocumentView | null> {
+    if (!this.session) return null;
+    this.session.redo();
+    return this.view(this.session);
+  }
+
+  async enqueueEdit(
+    settings: Parameters<DocumentService['enqueueEdit']>[0],
+    rerunOf?: string,
+  ): Promise<{ jobId: string; messageId: string }> {
+    const session = this.need();
+    if (rerunOf !== undefined) this.layer(session, rerunOf);
+    try {
+      const { jobId, layerId } = session.enqueue(settings, rerunOf !== undefined ? { rerunOf } : {});
+      return { jobId, messageId: layerId };
+    } catch (error) {
+      throw asContractError(error);
+    }
+  }
+
+  async cancelJob(jobId: string): Promise<boolean> {
+    return this.session?.cancel(jobId) ?? false;
+  }
+
+  async pickVariant(messageId: string, variantId: string): Promise<DocumentView> {
+    const session = this.need();
+    this.layer(session, messageId);
+    this.act(session, { type: 'pick-variant', layerId: messageId, variantId });
+    return this.view(session);
+  }
+
+  async projectBytes(): Promise<{ name: string; bytes: Uint8Array }> {
+    const session = this.need();
+    const bytes = await encodeProject(session.doc, session.store, {
+      generator: { name: 'instruct-edit', version: this.options.appVersion ?? '0.0.0' },
+    });
+    return { name: `${stem(session.path ?? this.name)}${PROJECT_EXTENSION}`, bytes };
+  }
+
+  markSaved(path: string): void {
+    this.session?.markSaved(path);
+  }
+
+  async exportBytes(format: 'png' | 'psd'): Promise<{ name: string; bytes: Uint8Array }> {
+    const session = this.need();
+    const bytes =
+      format === 'png'
+        ? await exportPng(session.doc, session.store)
+        : await exportPsd(session.doc, session.store);
+    return { name: `${stem(session.path ?? this.name)}.${format}`, bytes };
+  }
+
+  subscribe(events: DocumentEvents): () => void {
+    this.listeners.add(events);
+    return () => this.listeners.delete(events);
+  }
+
+  async dispose(): Promise<void> {
+    await this.close();
+    this.listeners.clear();
+  }
+
+  // ---- Helpers ----------------------------------------------------------------------------------
+
+  private async close(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    const previous = this.session;
+    this.session = null;
+    this.revisions.clear();
+    await previous?.dispose();
+  }
+
+  private need(): DocumentSession {
+    if (!this.session) throw new ContractError('conflict', 'No picture is open');
+    return this.session;
+  }
+
+  private layer(session: DocumentSession, layerId: string): EditLayer {
+    const layer = session.doc.layers[layerId];
+    if (!layer) throw new ContractError('not-found', `No layer ${layerId}`);
+    return layer;
+  }
+
+  private checkMaskTarget(session: DocumentSession, layerId: string): EditLayer {
+    if (layerId === BASE_LAYER_ID) throw new ContractError('conflict', 'The source image cannot have a mask');
+    return this.layer(session, layerId);
+  }
+
+  private act(session: DocumentSession, action: DocumentAction): void {
+    try {
+      session.apply(action);
+    } catch (error) {
+      throw asContractError(error);
+    }
+  }
+
+  private revisionOf(ref: string | null): number {
+    if (ref === null) return 0;
+    let revision = this.revisions.get(ref);
+    if (revision === undefined) this.revisions.set(ref, (revision = this.revisions.size + 1));
+    return revision;
+  }
+
+  private async png(session: DocumentSession, ref: string, thumbnail: boolean): Promise<PngImage> {
+    const info = session.store.info(ref);
+    if (!info) throw new ContractError('not-found', 'The pixels of that layer are missing');
+    const png = await session.store.png(ref);
+    if (!thumbnail) return { width: info.width, height: info.height, png };
+    const { data, info: out } = await sharp(png)
+      .resize(THUMBNAIL_SIDE, THUMBNAIL_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .png()
+      .toBuffer({ resolveWithObject: true });
+    return { width: out.width, height: out.height, png: new Uint8Array(data) };
+  }
+
+  private emitChanged(): DocumentView {
+    const view = this.current();
+    for (const listener of this.listeners) listener.changed(view);
+    return view!;
+  }
+
+  private view(session: DocumentSession): DocumentView {
+    const doc = session.doc;
+    const jobs = session.jobPhases();
+    const history = session.history;
+    const layers: LayerView[] = [
+      {
+        id: BASE_LAYER_ID,
+        name: doc.base.name,
+        kind: 'source',
+        visible: true,
+        opacity: 1,
+        stale: false,
+        staleReason: null,
+        hasMask: false,
+        x: 0,
+        y: 0,
+        width: doc.width,
+        height: doc.height,
+        pixelsRevision: this.revisionOf(doc.base.pixels),
+        maskRevision: 0,
+        messageId: null,
+      },
+      ...shownLayers(doc).map((layer): LayerView => ({
+        id: layer.id,
+        name: layer.name,
+        kind: 'edit',
+        visible: layer.visible,
+        opacity: layer.opacity,
+        stale: layer.status.state === 'stale',
+        staleReason: layer.status.state === 'stale' ? layer.status.reason : null,
+        hasMask: layer.mask !== null,
+        x: 0,
+        y: 0,
+        width: doc.width,
+        height: doc.height,
+        pixelsRevision: this.revisionOf(activeVariant(layer)?.pixels ?? null),
+        maskRevision: this.revisionOf(layer.mask),
+        messageId: layer.id,
+      })),
+    ];
+    const messages = [...orderedLayers(doc)]
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map((layer): MessageView => {
+        const job = jobs.get(layer.id);
+        const cancelled = layer.failure === CANCELLED_FAILURE;
+        return {
+          id: layer.id,
+          instruction: layer.request.instruction,
+          settings: settingsOf(activeVariant(layer)?.request ?? layer.request),
+          status: job ? job.phase : layer.failure !== null ? (cancelled ? 'cancelled' : 'failed') : 'done',
+          error: layer.failure !== null && !cancelled ? layer.failure : null,
+          jobId: job?.jobId ?? null,
+          layerId: layer.variants.length > 0 ? layer.id : null,
+          variants: layer.variants.map((variant) => ({
+            id: variant.id,
+            settings: settingsOf(variant.request),
+            createdAt: variant.createdAt,
+            revision: this.revisionOf(variant.pixels),
+          })),
+          pickedVariantId: layer.activeVariantId,
+          createdAt: layer.createdAt,
+        };
+      });
+    return {
+      id: doc.id,
+      revision: ++this.viewRevision,
+      name: session.path ? basename(session.path) : this.name,
+      path: session.path,
+      dirty: session.dirty,
+      width: doc.width,
+      height: doc.height,
+      layers,
+      messages,
+      canUndo: history.canUndo,
+      canRedo: history.canRedo,
+      undoLabel: history.undoLabel,
+      redoLabel: history.redoLabel,
+    };
+  }
+}
+
+/** Edit layers that have a result, in compositing order (pending ones show only as messages). */
+function shownLayers(doc: DocumentRecord): EditLayer[] {
+  return orderedLayers(doc).filter((layer) => layer.variants.length > 0);
+}
+
+function stem(name: string): string {
+  const base = basename(name);
+  const extension = extname(base);
+  return (extension ? base.slice(0, -extension.length) : base) || 'Untitled';
+}
+
+function asContractError(error: unknown): unknown {
+  if (error instanceof DocumentActionError) {
+    return new ContractError(error.code === 'not-found' ? 'not-found' : 'bad-request', error.message);
+  }
+  if (error instanceof DocumentStateError) return new ContractError('conflict', error.message);
+  return error;
+}

@@ -1,0 +1,58 @@
+/**
+ * What the handlers need from the document model (records, undo/redo, variants, staleness, the job
+ * runner, project files, PNG/PSD export). The implementation adapts the document package
+ * (src/shared/document, src/main/document); the handlers only see this interface, which is also
+ * what contract tests fake.
+ */
+import type { EditSettings } from '../../shared/engine-types';
+import type {
+  DocumentView,
+  ExportFormat,
+  JobProgress,
+  JobStatus,
+  PngImage,
+} from '../../shared/contract/schemas';
+
+export interface LayerPatch {
+  visible?: boolean;
+  opacity?: number;
+  name?: string;
+}
+
+export interface JobUpdate {
+  jobId: string;
+  messageId: string;
+  status: JobStatus;
+  error: string | null;
+}
+
+export interface DocumentEvents {
+  changed(view: DocumentView | null): void;
+  progress(progress: JobProgress): void;
+  job(update: JobUpdate): void;
+}
+
+export interface DocumentService {
+  current(): DocumentView | null;
+  /** An image (PNG, JPEG, WebP, TIFF…) or a saved project, by content. `path` is where it came from, if known. */
+  open(bytes: Uint8Array, name: string, path: string | null): Promise<DocumentView>;
+  layerImage(layerId: string, what: 'pixels' | 'mask' | 'thumbnail', variantId?: string): Promise<PngImage>;
+  updateLayer(layerId: string, patch: LayerPatch): Promise<DocumentView>;
+  moveLayer(layerId: string, toIndex: number): Promise<DocumentView>;
+  deleteLayer(layerId: string): Promise<DocumentView>;
+  setMask(layerId: string, mask: { width: number; height: number; data: Uint8Array }): Promise<DocumentView>;
+  invertMask(layerId: string): Promise<DocumentView>;
+  clearMask(layerId: string): Promise<DocumentView>;
+  undo(): Promise<DocumentView | null>;
+  redo(): Promise<DocumentView | null>;
+  enqueueEdit(settings: EditSettings, rerunOf?: string): Promise<{ jobId: string; messageId: string }>;
+  cancelJob(jobId: string): Promise<boolean>;
+  pickVariant(messageId: string, variantId: string): Promise<DocumentView>;
+  /** The project file's bytes and a suggested file name. */
+  projectBytes(): Promise<{ name: string; bytes: Uint8Array }>;
+  /** After the project was written to `path`. */
+  markSaved(path: string): void;
+  exportBytes(format: ExportFormat): Promise<{ name: string; bytes: Uint8Array }>;
+  subscribe(events: DocumentEvents): () => void;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,332 @@
+/**
+ * The engine host: the main side's handle on the engine worker process. It implements EditEngine,
+ * so the document's job runner can use it like any engine, but each edit runs in the worker:
+ *
+ *   edit() → 'edit' message → progress messages → 'done' | 'failed'
+ *   abort signal → 'cancel' message (and, if the worker does not answer in time, the worker is killed)
+ *   worker exits mid-job → the job fails with EngineCrashedError; the next edit starts a new worker
+ *   and loads the model again.
+ *
+ * How the worker process is started is injected (WorkerLauncher): a Node child process in browser
+ * mode and tests, an Electron utilityProcess in the app.
+ */
+import {
+  CANCELLED_ERROR_NAME,
+  type EditEngine,
+  type EditResult,
+  type EditRunOptions,
+  type EditSettings,
+  type ModelInfo,
+  type ProviderName,
+  type RgbImage,
+} from '../../shared/engine-types';
+import type { EngineStatus } from '../../shared/contract/schemas';
+import type { HostToWorker, WorkerToHost } from './engine/protocol';
+
+export interface WorkerHandle {
+  readonly pid: number | null;
+  send(message: HostToWorker): void;
+  onMessage(listener: (message: WorkerToHost) => void): void;
+  /** Called once when the process is gone; `reason` describes how (exit code, signal). */
+  onExit(listener: (reason: string) => void): void;
+  kill(): void;
+}
+
+export type WorkerLauncher = () => WorkerHandle;
+
+export class EngineCrashedError extends Error {
+  override name = 'EngineCrashedError';
+}
+
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+export class NoModelError extends Error {
+  override name = 'NoModelError';
+  constructor() {
+    super('No model is loaded: choose or download one in the model manager');
+  }
+}
+
+function cancelledError(): Error {
+  const error = new Error('The edit was cancelled');
+  error.name = CANCELLED_ERROR_NAME;
+  return error;
+}
+
+interface Worker {
+  handle: WorkerHandle;
+  ready: Promise<void>;
+  exited: boolean;
+  /** The model loaded in this worker, if any. */
+  loaded: { dir: string; provider: ProviderName; info: ModelInfo } | null;
+  listeners: Set<(message: WorkerToHost) => void>;
+  exitListeners: Set<(reason: string) => void>;
+}
+
+export interface EngineHostOptions {
+  launcher: WorkerLauncher;
+  /** How long the worker may take to start. */
+  startTimeoutMs?: number;
+  /** After a cancel, how long to wait for the worker to stop before killing it. */
+  cancelGraceMs?: number;
+  onStatus?: (status: EngineStatus) => void;
+}
+
+export class EngineHost implements EditEngine {
+  private worker: Worker | null = null;
+  private model: { dir: string; provider: ProviderName } | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextRequestId = 1;
+  private nextJobId = 1;
+  private busy = 0;
+  private lastCrash: string | null = null;
+  private disposed = false;
+
+  constructor(private readonly options: EngineHostOptions) {}
+
+  get pid(): number | null {
+    return this.worker && !this.worker.exited ? this.worker.handle.pid : null;
+  }
+
+  get modelInfo(): ModelInfo | null {
+    return this.worker?.loaded?.info ?? null;
+  }
+
+  status(): EngineStatus {
+    const worker = this.worker;
+    if (!worker || worker.exited) {
+      return { state: this.lastCrash ? 'crashed' : 'stopped', pid: null, message: this.lastCrash };
+    }
+    return {
+      state: this.busy > 0 ? 'busy' : worker.loaded ? 'ready' : 'starting',
+      pid: worker.handle.pid,
+      message: null,
+    };
+  }
+
+  /** Loads (or switches to) a model folder in the worker; rejects with the loader's message. */
+  loadModel(dir: string, provider: ProviderName): Promise<ModelInfo> {
+    return this.serialize(async () => {
+      this.model = { dir, provider };
+      const worker = await this.ensureWorker();
+      return this.load(worker);
+    });
+  }
+
+  /** Forgets the model (the worker keeps running until the next load). */
+  unloadModel(): void {
+    this.model = null;
+  }
+
+  edit(source: RgbImage, settings: EditSettings, options: EditRunOptions = {}): Promise<EditResult> {
+    return this.serialize(async () => {
+      if (options.signal?.aborted) throw cancelledError();
+      if (!this.model) throw new NoModelError();
+      this.busy++;
+      this.emitStatus();
+      try {
+        const worker = await this.ensureWorker();
+        if (
+          !worker.loaded ||
+          worker.loaded.dir !== this.model.dir ||
+          worker.loaded.provider !== this.model.provider
+        ) {
+          await this.load(worker);
+        }
+        if (options.signal?.aborted) throw cancelledError();
+        return await this.runEdit(worker, source, settings, options);
+      } finally {
+        this.busy--;
+        this.emitStatus();
+      }
+    });
+  }
+
+  /** Kills the worker (tests, or a stuck engine); running edits fail as crashed. */
+  kill(): void {
+    this.worker?.handle.kill();
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const worker = this.worker;
+    this.worker = null;
+    if (!worker || worker.exited) return;
+    const gone = new Promise<void>((resolve) => worker.exitListeners.add(() => resolve()));
+    try {
+      worker.handle.send({ type: 'shutdown' });
+    } catch {
+      worker.handle.kill();
+    }
+    const timer = setTimeout(() => worker.handle.kill(), 2000);
+    await gone;
+    clearTimeout(timer);
+  }
+
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private emitStatus(): void {
+    this.options.onStatus?.(this.status());
+  }
+
+  private startWorker(): Worker {
+    const handle = this.options.launcher();
+    const worker: Worker = {
+      handle,
+      ready: Promise.resolve(),
+      exited: false,
+      loaded: null,
+      listeners: new Set(),
+      exitListeners: new Set(),
+    };
+    handle.onMessage((message) => {
+      for (const listener of [...worker.listeners]) listener(message);
+    });
+    worker.ready = new Promise<void>((resolve, reject) => {
+      const timeout = setTimeout(() => {
+        handle.kill();
+        reject(new EngineCrashedError('The engine process did not start in time'));
+      }, this.options.startTimeoutMs ?? 60_000);
+      const onReady = (message: WorkerToHost) => {
+        if (message.type !== 'ready') return;
+        clearTimeout(timeout);
+        worker.listeners.delete(onReady);
+        resolve();
+      };
+      worker.listeners.add(onReady);
+      worker.exitListeners.add((reason) => {
+        clearTimeout(timeout);
+        reject(new EngineCrashedError(`The engine process could not start (${reason})`));
+      });
+    });
+    worker.ready.catch(() => undefined);
+    handle.onExit((reason) => {
+      if (worker.exited) return;
+      worker.exited = true;
+      if (this.worker === worker) {
+        this.worker = null;
+        if (!this.disposed) this.lastCrash = `The engine stopped (${reason})`;
+      }
+      for (const listener of [...worker.exitListeners]) listener(reason);
+      this.emitStatus();
+    });
+    return worker;
+  }
+
+  private async ensureWorker(): Promise<Worker> {
+    if (this.disposed) throw new EngineCrashedError('The engine was shut down');
+    if (!this.worker || this.worker.exited) {
+      this.worker = this.startWorker();
+      this.emitStatus();
+    }
+    const worker = this.worker;
+    await worker.ready;
+    this.lastCrash = null;
+    this.emitStatus();
+    return worker;
+  }
+
+  private load(worker: Worker): Promise<ModelInfo> {
+    const model = this.model;
+    if (!model) return Promise.reject(new NoModelError());
+    const requestId = this.nextRequestId++;
+    return new Promise<ModelInfo>((resolve, reject) => {
+      const cleanup = () => {
+        worker.listeners.delete(onMessage);
+        worker.exitListeners.delete(onExit);
+      };
+      const onMessage = (message: WorkerToHost) => {
+        if (message.type === 'loaded' && message.requestId === requestId) {
+          cleanup();
+          worker.loaded = { ...model, info: message.info };
+          this.emitStatus();
+          resolve(message.info);
+        } else if (message.type === 'loadFailed' && message.requestId === requestId) {
+          cleanup();
+          worker.loaded = null;
+          reject(new ModelLoadError(message.message));
+        }
+      };
+      const onExit = (reason: string) => {
+        cleanup();
+        reject(
+          new EngineCrashedError(
+            `The engine stopped while loading the model (${reason}); it restarts with the next edit`,
+          ),
+        );
+      };
+      worker.listeners.add(onMessage);
+      worker.exitListeners.add(onExit);
+      worker.handle.send({ type: 'load', requestId, dir: model.dir, provider: model.provider });
+    });
+  }
+
+  private runEdit(
+    worker: Worker,
+    source: RgbImage,
+    settings: EditSettings,
+    options: EditRunOptions,
+  ): Promise<EditResult> {
+    const jobId = `e${this.nextJobId++}`;
+    return new Promise<EditResult>((resolve, reject) => {
+      let killTimer: ReturnType<typeof setTimeout> | undefined;
+      let cancelRequested = false;
+      const cleanup = () => {
+        worker.listeners.delete(onMessage);
+        worker.exitListeners.delete(onExit);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+      };
+      const onMessage = (message: WorkerToHost) => {
+        if (!('jobId' in message) || message.jobId !== jobId) return;
+        if (message.type === 'progress') {
+          try {
+            options.onProgress?.(message.progress);
+          } catch (error) {
+            console.error('progress listener failed', error);
+          }
+        } else if (message.type === 'done') {
+          cleanup();
+          resolve(message.result);
+        } else if (message.type === 'failed') {
+          cleanup();
+          if (message.cancelled) reject(cancelledError());
+          else {
+            const error = new Error(message.message);
+            error.name = message.name;
+            reject(error);
+          }
+        }
+      };
+      const onExit = (reason: string) => {
+        cleanup();
+        if (cancelRequested) reject(cancelledError());
+        else
+          reject(
+            new EngineCrashedError(
+              `The engine stopped during the edit (${reason}); it restarts with the next edit`,
+            ),
+          );
+      };
+      const onAbort = () => {
+        cancelRequested = true;
+        try {
+          worker.handle.send({ type: 'cancel', jobId });
+        } catch {
+          /* the exit handler settles it */
+        }
+        killTimer = setTimeout(() => worker.handle.kill(), this.options.cancelGraceMs ?? 20_000);
+      };
+      worker.listeners.add(onMessage);
+      worker.exitListeners.add(onExit);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      worker.handle.send({ type: 'edit', jobId, source, settings });
+    });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The engine worker: runs in its own process (a Node child process, or an Electron utilityProcess)
+ * so an out-of-memory or a native crash in inference cannot take the window or the document down.
+ * Runs as TypeScript under tsx in development and tests, and as built JS in the packaged app.
+ */
+import { CANCELLED_ERROR_NAME, type ProviderName } from '../../../shared/engine-types';
+import { ENGINE_KIND_ENV, type EngineKind, type HostToWorker, type WorkerToHost } from './protocol';
+import { loadEngine, type LoadedEngine } from './worker-engine';
+
+interface Port {
+  send(message: WorkerToHost): void;
+  onMessage(listener: (message: HostToWorker) => void): void;
+}
+
+interface ElectronParentPort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (event: { data: unknown }) => void): void;
+}
+
+function connect(): Port {
+  const parentPort = (process as unknown as { parentPort?: ElectronParentPort }).parentPort;
+  if (parentPort) {
+    return {
+      send: (message) => parentPort.postMessage(message),
+      onMessage: (listener) => parentPort.on('message', (event) => listener(event.data as HostToWorker)),
+    };
+  }
+  if (!process.send) throw new Error('The engine worker must be started by the engine host (no IPC channel)');
+  // The parent went away: nothing is left to serve.
+  process.on('disconnect', () => process.exit(0));
+  return {
+    send: (message) => process.send?.(message),
+    onMessage: (listener) => process.on('message', (message) => listener(message as HostToWorker)),
+  };
+}
+
+const kind: EngineKind = process.env[ENGINE_KIND_ENV] === 'fake' ? 'fake' : 'onnx';
+const port = connect();
+let engine: LoadedEngine | null = null;
+let loaded: { dir: string; provider: ProviderName } | null = null;
+const running = new Map<string, AbortController>();
+
+function errorFields(error: unknown): { message: string; name: string } {
+  if (error instanceof Error) return { message: error.message || error.name, name: error.name };
+  return { message: String(error), name: 'Error' };
+}
+
+async function handle(message: HostToWorker): Promise<void> {
+  switch (message.type) {
+    case 'load': {
+      try {
+        if (engine && loaded && loaded.dir === message.dir && loaded.provider === message.provider) {
+          port.send({ type: 'loaded', requestId: message.requestId, info: engine.info });
+          return;
+        }
+        const previous = engine;
+        engine = null;
+        loaded = null;
+        await previous?.dispose().catch(() => undefined);
+        engine = await loadEngine(kind, message.dir, message.provider);
+        loaded = { dir: message.dir, provider: message.provider };
+        port.send({ type: 'loaded', requestId: message.requestId, info: engine.info });
+      } catch (error) {
+        port.send({ type: 'loadFailed', requestId: message.requestId, ...errorFields(error) });
+      }
+      return;
+    }
+    case 'edit': {
+      const controller = new AbortController();
+      running.set(message.jobId, controller);
+      try {
+        if (!engine) throw new Error('No model is loaded');
+        const result = await engine.edit(message.source, message.settings, {
+          signal: controller.signal,
+          onProgress: (progress) => port.send({ type: 'progress', jobId: message.jobId, progress }),
+        });
+        port.send({ type: 'done', jobId: message.jobId, result });
+      } catch (error) {
+        const fields = errorFields(error);
+        port.send({
+          type: 'failed',
+          jobId: message.jobId,
+          ...fields,
+          cancelled: fields.name === CANCELLED_ERROR_NAME || controller.signal.aborted,
+        });
+      } finally {
+        running.delete(message.jobId);
+      }
+      return;
+    }
+    case 'cancel':
+      running.get(message.jobId)?.abort();
+      return;
+    case 'shutdown':
+      for (const controller of running.values()) controller.abort();
+      await engine?.dispose().catch(() => undefined);
+      process.exit(0);
+  }
+}
+
+port.onMessage((message) => {
+  void handle(message);
+});
+port.send({ type: 'ready', pid: process.pid });

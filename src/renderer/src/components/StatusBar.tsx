@@ -1,0 +1,28 @@
+import { useAppState } from '../state/store';
+
+export function StatusBar() {
+  const connected = useAppState((state) => state.connected);
+  const busy = useAppState((state) => state.busy);
+  const doc = useAppState((state) => state.doc);
+  const engine = useAppState((state) => state.engine);
+  const mode = useAppState((state) => state.info?.mode ?? null);
+  const queued = doc?.messages.filter((message) => message.status === 'queued').length ?? 0;
+  return (
+    <footer className="status-bar" data-testid="status-bar">
+      <span className={`dot ${connected ? 'ok' : 'bad'}`} title={connected ? 'Connected' : 'Disconnected'} />
+      <span>{connected ? (mode === 'browser' ? 'Browser mode' : 'Ready') : 'Connecting to the editor…'}</span>
+      {doc && (
+        <span className="muted">
+          {doc.width} × {doc.height} px · {doc.layers.length} layers
+        </span>
+      )}
+      {queued > 0 && <span className="muted">{queued} queued</span>}
+      {engine?.state === 'crashed' && (
+        <span className="error-text">{engine.message} — it restarts with the next edit</span>
+      )}
+      {busy && <span className="busy">{busy}</span>}
+      <span className="spacer" />
+      <span className="muted">Esc cancels · hold \ compares · Ctrl+Enter sends</span>
+    </footer>
+  );
+}

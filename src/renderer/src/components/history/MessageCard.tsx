@@ -1,0 +1,81 @@
+/** One instruction in the history, like a chat message: what was asked, with which settings, and what came of it. */
+import type { MessageView } from '../../../../shared/contract/schemas';
+import { cancelJob, startRerun } from '../../state/actions';
+import { useAppState } from '../../state/store';
+import { Icon } from '../common/Icon';
+import { LayerThumb } from '../layers/LayerThumb';
+import { ProgressPreview } from './ProgressPreview';
+import { SettingsChips } from './SettingsChips';
+import { VariantStrip } from './VariantStrip';
+
+const STATUS_LABEL: Record<MessageView['status'], string> = {
+  queued: 'Queued',
+  running: 'Running',
+  done: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+};
+
+export function MessageCard({ message }: { message: MessageView }) {
+  const progress = useAppState((state) => (message.jobId ? state.progress[message.jobId] : undefined));
+  const rerunOf = useAppState((state) => state.rerunOf);
+  const picked =
+    message.variants.find((variant) => variant.id === message.pickedVariantId) ?? message.variants.at(-1);
+  const active = message.status === 'queued' || message.status === 'running';
+  return (
+    <li
+      className={`message status-${message.status} ${rerunOf === message.id ? 'rerun-target' : ''}`}
+      data-testid="message"
+      data-status={message.status}
+      data-message-id={message.id}
+    >
+      <div className="message-bubble">
+        <p className="instruction" data-testid="message-instruction">
+          {message.instruction}
+        </p>
+        <SettingsChips settings={message.settings} />
+      </div>
+      <div className="message-result">
+        {message.layerId && picked ? (
+          <LayerThumb layerId={message.layerId} variantId={picked.id} revision={picked.revision} size={64} />
+        ) : (
+          <div className="thumb placeholder" style={{ width: 64, height: 64 }} />
+        )}
+        <div className="message-status">
+          <span className={`status-pill pill-${message.status}`} data-testid="message-status">
+            {STATUS_LABEL[message.status]}
+          </span>
+          {message.status === 'failed' && message.error && (
+            <p className="error-text" data-testid="message-error">
+              {message.error}
+            </p>
+          )}
+          {message.status === 'running' && <ProgressPreview progress={progress} />}
+        </div>
+      </div>
+      <VariantStrip message={message} />
+      <div className="message-actions">
+        {active && message.jobId && (
+          <button
+            className="small-button danger"
+            data-testid="cancel-job"
+            title="Cancel (Esc)"
+            onClick={() => void cancelJob(message.jobId!)}
+          >
+            <Icon name="stop" size={12} /> Cancel
+          </button>
+        )}
+        {!active && (
+          <button
+            className="small-button"
+            data-testid="rerun"
+            title="Run this instruction again with other settings"
+            onClick={() => startRerun(message)}
+          >
+            <Icon name="rerun" size={12} /> Re-run with…
+          </button>
+        )}
+      </div>
+    </li>
+  );
+}

@@ -1,0 +1,426 @@
+/**
+ * The typed contract between the renderer and the main side: a zod schema for every call's request
+ * and response and for every event's payload. The main side validates every request against these
+ * before a handler sees it; the TypeScript types the renderer uses are inferred from the same schemas.
+ *
+ * Limits here are deliberate: strings, arrays and byte payloads all have a maximum size so a
+ * malformed or hostile payload is refused before it reaches a handler.
+ */
+import { z } from 'zod';
+import { PROVIDER_NAMES, RESOLUTION_MODES, SCHEDULER_NAMES } from '../engine-types';
+import type { CallName, EventName } from './channels';
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+
+export const LIMITS = {
+  instructionChars: 1000,
+  nameChars: 256,
+  pathChars: 4096,
+  idChars: 64,
+  /** An image or project the renderer hands over (drop, paste, file input). */
+  uploadBytes: 512 * 1024 * 1024,
+  /** A mask the renderer painted: one byte per pixel. */
+  maskPixels: 16384 * 16384,
+  imageSide: 16384,
+  maxSteps: 150,
+  maxGuidance: 50,
+  maxSeed: 0xffffffff,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+export const idSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.idChars)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -');
+
+/** An absolute file system path (POSIX or Windows). Whether it is one the user chose is checked by the handler. */
+export const pathSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.pathChars)
+  .refine((value) => !value.includes('\0'), 'paths cannot contain NUL')
+  .refine(
+    (value) => value.startsWith('/') || /^[A-Za-z]:[\\/]/.test(value) || value.startsWith('\\\\'),
+    'paths must be absolute',
+  );
+
+export const bytesSchema = z.custom<Uint8Array>(
+  (value) => value instanceof Uint8Array,
+  'expected bytes (Uint8Array)',
+);
+
+export const schedulerSchema = z.enum(SCHEDULER_NAMES);
+export const providerSchema = z.enum(PROVIDER_NAMES);
+export const resolutionSchema = z.enum(RESOLUTION_MODES);
+
+const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
+const side = intIn(1, LIMITS.imageSide);
+
+/** Raw pixels, e.g. a live preview: 3 (RGB) or 4 (RGBA) bytes per pixel, row-major. */
+export const rawImageSchema = z
+  .strictObject({
+    width: side,
+    height: side,
+    channels: z.union([z.literal(1), z.literal(3), z.literal(4)]),
+    data: bytesSchema,
+  })
+  .refine(
+    (image) => image.data.length === image.width * image.height * image.channels,
+    'data length must be width × height × channels',
+  );
+export type RawImage = z.infer<typeof rawImageSchema>;
+
+export const editSettingsSchema = z.strictObject({
+  instruction: z.string().trim().min(1, 'the instruction is empty').max(LIMITS.instructionChars),
+  steps: intIn(1, LIMITS.maxSteps),
+  textGuidance: z.number().min(0).max(LIMITS.maxGuidance),
+  imageGuidance: z.number().min(0).max(LIMITS.maxGuidance),
+  seed: intIn(0, LIMITS.maxSeed),
+  scheduler: schedulerSchema,
+  resolution: resolutionSchema,
+  karrasSigmas: z.boolean().optional(),
+});
+
+/** What the input box sends: the seed may be left out (a random one is drawn). */
+export const editSettingsInputSchema = editSettingsSchema.extend({
+  seed: intIn(0, LIMITS.maxSeed).nullable().optional(),
+});
+export type EditSettingsInput = z.infer<typeof editSettingsInputSchema>;
+
+export const editDefaultsSchema = z.strictObject({
+  steps: intIn(1, LIMITS.maxSteps),
+  textGuidance: z.number().min(0).max(LIMITS.maxGuidance),
+  imageGuidance: z.number().min(0).max(LIMITS.maxGuidance),
+  scheduler: schedulerSchema,
+  resolution: resolutionSchema,
+});
+export type EditDefaults = z.infer<typeof editDefaultsSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Views: what the renderer sees of the main side's state (plain data, no pixels)
+
+export const modelEntrySchema = z.strictObject({
+  dir: z.string().max(LIMITS.pathChars),
+  label: z.string().max(LIMITS.nameChars),
+  source: z.enum(['folder', 'download']),
+  repo: z.string().max(LIMITS.nameChars).nullable(),
+  addedAt: z.number(),
+});
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+export const appSettingsSchema = z.strictObject({
+  provider: providerSchema,
+  activeModelDir: z.string().max(LIMITS.pathChars).nullable(),
+  models: z.array(modelEntrySchema).max(100),
+  editDefaults: editDefaultsSchema,
+  downloadRepo: z.string().max(LIMITS.nameChars),
+});
+export type AppSettings = z.infer<typeof appSettingsSchema>;
+
+export const modelStatusSchema = z.strictObject({
+  state: z.enum(['none', 'loading', 'ready', 'error']),
+  dir: z.string().max(LIMITS.pathChars).nullable(),
+  /** The loader's message when state is 'error'. */
+  message: z.string().nullable(),
+  provider: z.string().nullable(),
+  /** Set when the requested provider was unavailable and another one is used. */
+  providerNotice: z.string().nullable(),
+  flavor: z.string().nullable(),
+  precision: z.string().nullable(),
+});
+export type ModelStatus = z.infer<typeof modelStatusSchema>;
+
+export const engineStatusSchema = z.strictObject({
+  state: z.enum(['stopped', 'starting', 'ready', 'busy', 'crashed']),
+  pid: z.number().int().nullable(),
+  message: z.string().nullable(),
+});
+export type EngineStatus = z.infer<typeof engineStatusSchema>;
+
+export const JOB_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
+export const jobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+export const variantViewSchema = z.strictObject({
+  id: idSchema,
+  settings: editSettingsSchema,
+  createdAt: z.number(),
+  /** Bumps whenever the variant's pixels change, so cached thumbnails can be refreshed. */
+  revision: z.number().int(),
+});
+export type VariantView = z.infer<typeof variantViewSchema>;
+
+export const messageViewSchema = z.strictObject({
+  id: idSchema,
+  instruction: z.string(),
+  /** The settings of the picked variant (or of the pending job when there is none yet). */
+  settings: editSettingsSchema,
+  status: jobStatusSchema,
+  error: z.string().nullable(),
+  /** The job that is queued or running for this message, if any. */
+  jobId: idSchema.nullable(),
+  layerId: idSchema.nullable(),
+  variants: z.array(variantViewSchema),
+  pickedVariantId: idSchema.nullable(),
+  createdAt: z.number(),
+});
+export type MessageView = z.infer<typeof messageViewSchema>;
+
+export const layerViewSchema = z.strictObject({
+  id: idSchema,
+  name: z.string(),
+  kind: z.enum(['source', 'edit', 'image']),
+  visible: z.boolean(),
+  opacity: z.number().min(0).max(1),
+  stale: z.boolean(),
+  staleReason: z.string().nullable(),
+  hasMask: z.boolean(),
+  x: z.number().int(),
+  y: z.number().int(),
+  width: z.number().int(),
+  height: z.number().int(),
+  /** Bump on pixel / mask changes; the renderer refetches images when these change. */
+  pixelsRevision: z.number().int(),
+  maskRevision: z.number().int(),
+  messageId: idSchema.nullable(),
+});
+export type LayerView = z.infer<typeof layerViewSchema>;
+
+export const documentViewSchema = z.strictObject({
+  id: idSchema,
+  revision: z.number().int(),
+  name: z.string(),
+  /** The project file it was opened from or last saved to, when known. */
+  path: z.string().nullable(),
+  dirty: z.boolean(),
+  width: z.number().int(),
+  height: z.number().int(),
+  /** Bottom first, as composited. */
+  layers: z.array(layerViewSchema),
+  /** Oldest first, as in a chat. */
+  messages: z.array(messageViewSchema),
+  canUndo: z.boolean(),
+  canRedo: z.boolean(),
+  undoLabel: z.string().nullable(),
+  redoLabel: z.string().nullable(),
+});
+export type DocumentView = z.infer<typeof documentViewSchema>;
+
+export const pngImageSchema = z.strictObject({ width: side, height: side, png: bytesSchema });
+export type PngImage = z.infer<typeof pngImageSchema>;
+
+export const fileBytesSchema = z.strictObject({
+  name: z.string().max(LIMITS.nameChars),
+  mime: z.string().max(100),
+  bytes: bytesSchema,
+});
+export type FileBytes = z.infer<typeof fileBytesSchema>;
+
+export const exportFormatSchema = z.enum(['png', 'psd']);
+export type ExportFormat = z.infer<typeof exportFormatSchema>;
+
+export const MENU_COMMANDS = [
+  'open',
+  'save',
+  'saveAs',
+  'exportPng',
+  'exportPsd',
+  'undo',
+  'redo',
+  'zoomIn',
+  'zoomOut',
+  'zoomFit',
+  'zoom100',
+  'models',
+  'settings',
+  'cancelJob',
+] as const;
+export const menuCommandSchema = z.enum(MENU_COMMANDS);
+export type MenuCommand = z.infer<typeof menuCommandSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+
+const empty = z.strictObject({});
+const nullableDoc = documentViewSchema.nullable();
+const savedSchema = z.strictObject({
+  /** Where it was written; null when the user cancelled the dialog. */
+  path: z.string().nullable(),
+});
+
+export const CALLS = {
+  'app.info': {
+    request: empty,
+    response: z.strictObject({
+      name: z.string(),
+      version: z.string(),
+      mode: z.enum(['electron', 'browser']),
+      platform: z.string(),
+      /** Whether native dialogs exist (Electron); browser mode uses file inputs and downloads. */
+      nativeDialogs: z.boolean(),
+    }),
+  },
+  'settings.get': { request: empty, response: appSettingsSchema },
+  'settings.update': {
+    request: z.strictObject({
+      provider: providerSchema.optional(),
+      editDefaults: editDefaultsSchema.partial().strict().optional(),
+      downloadRepo: z
+        .string()
+        .max(LIMITS.nameChars)
+        .regex(/^[\w.-]+\/[\w.-]+$/, 'a Hugging Face repository id looks like owner/name')
+        .optional(),
+    }),
+    response: appSettingsSchema,
+  },
+  'model.status': { request: empty, response: modelStatusSchema },
+  /** Use a model folder the user typed or chose; answers with the loader's verdict. */
+  'model.useFolder': { request: z.strictObject({ dir: pathSchema }), response: modelStatusSchema },
+  /** Electron: a folder dialog, then as model.useFolder. Null status fields when cancelled. */
+  'model.chooseFolder': { request: empty, response: modelStatusSchema.nullable() },
+  'model.forget': { request: z.strictObject({ dir: pathSchema }), response: appSettingsSchema },
+  'model.download': {
+    request: z.strictObject({
+      repo: z
+        .string()
+        .max(LIMITS.nameChars)
+        .regex(/^[\w.-]+\/[\w.-]+$/, 'a Hugging Face repository id looks like owner/name'),
+      revision: z
+        .string()
+        .max(LIMITS.nameChars)
+        .regex(/^[\w./-]+$/)
+        .optional(),
+    }),
+    response: z.strictObject({ downloadId: idSchema, dir: z.string() }),
+  },
+  'model.downloadCancel': {
+    request: z.strictObject({ downloadId: idSchema }),
+    response: z.strictObject({ cancelled: z.boolean() }),
+  },
+  'engine.status': { request: empty, response: engineStatusSchema },
+  'document.get': { request: empty, response: nullableDoc },
+  'document.openPath': { request: z.strictObject({ path: pathSchema }), response: documentViewSchema },
+  'document.openBytes': {
+    request: z.strictObject({
+      name: z.string().min(1).max(LIMITS.nameChars),
+      bytes: bytesSchema.refine(
+        (bytes) => bytes.length > 0 && bytes.length <= LIMITS.uploadBytes,
+        'the file is empty or too large',
+      ),
+    }),
+    response: documentViewSchema,
+  },
+  'document.openDialog': { request: empty, response: nullableDoc },
+  'document.layerImage': {
+    request: z.strictObject({
+      layerId: idSchema,
+      what: z.enum(['pixels', 'mask', 'thumbnail']),
+      variantId: idSchema.optional(),
+    }),
+    response: pngImageSchema,
+  },
+  'layer.update': {
+    request: z.strictObject({
+      layerId: idSchema,
+      visible: z.boolean().optional(),
+      opacity: z.number().min(0).max(1).optional(),
+      name: z.string().trim().min(1).max(LIMITS.nameChars).optional(),
+    }),
+    response: documentViewSchema,
+  },
+  'layer.move': {
+    request: z.strictObject({ layerId: idSchema, toIndex: z.number().int().min(0).max(10_000) }),
+    response: documentViewSchema,
+  },
+  'layer.delete': { request: z.strictObject({ layerId: idSchema }), response: documentViewSchema },
+  'mask.set': {
+    request: z
+      .strictObject({
+        layerId: idSchema,
+        /** One grey byte per pixel of the layer (255 = the edit shows, 0 = hidden). */
+        width: side,
+        height: side,
+        data: bytesSchema,
+      })
+      .refine(
+        (mask) => mask.data.length === mask.width * mask.height && mask.data.length <= LIMITS.maskPixels,
+        'mask data must be width × height bytes',
+      ),
+    response: documentViewSchema,
+  },
+  'mask.invert': { request: z.strictObject({ layerId: idSchema }), response: documentViewSchema },
+  'mask.clear': { request: z.strictObject({ layerId: idSchema }), response: documentViewSchema },
+  'history.undo': { request: empty, response: nullableDoc },
+  'history.redo': { request: empty, response: nullableDoc },
+  'edit.enqueue': {
+    request: z.strictObject({
+      settings: editSettingsInputSchema,
+      /** Re-run an earlier instruction with these settings: the result becomes another variant of it. */
+      rerunOf: idSchema.optional(),
+    }),
+    response: z.strictObject({ jobId: idSchema, messageId: idSchema }),
+  },
+  'edit.cancel': {
+    request: z.strictObject({ jobId: idSchema }),
+    response: z.strictObject({ cancelled: z.boolean() }),
+  },
+  'variant.pick': {
+    request: z.strictObject({ messageId: idSchema, variantId: idSchema }),
+    response: documentViewSchema,
+  },
+  /** Saves to the project's path; Electron asks for one when there is none. Browser mode: path null, use project.saveBytes. */
+  'project.save': { request: empty, response: savedSchema },
+  'project.saveAs': { request: empty, response: savedSchema },
+  'project.saveBytes': { request: empty, response: fileBytesSchema },
+  /** Writes an export to a path the user chose earlier (a dialog, or a folder granted at start). */
+  'export.toPath': {
+    request: z.strictObject({ format: exportFormatSchema, path: pathSchema }),
+    response: savedSchema,
+  },
+  'export.dialog': { request: z.strictObject({ format: exportFormatSchema }), response: savedSchema },
+  'export.bytes': { request: z.strictObject({ format: exportFormatSchema }), response: fileBytesSchema },
+  'recent.list': { request: empty, response: z.array(z.string()).max(50) },
+} as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+export const EVENTS = {
+  'document.changed': z.strictObject({ document: nullableDoc }),
+  'job.updated': z.strictObject({
+    jobId: idSchema,
+    messageId: idSchema,
+    status: jobStatusSchema,
+    error: z.string().nullable(),
+  }),
+  'job.progress': z.strictObject({
+    jobId: idSchema,
+    messageId: idSchema,
+    step: z.number().int(),
+    totalSteps: z.number().int(),
+    elapsedMs: z.number(),
+    preview: rawImageSchema.nullable(),
+  }),
+  'model.status': modelStatusSchema,
+  'model.downloadProgress': z.strictObject({
+    downloadId: idSchema,
+    state: z.enum(['checking', 'downloading', 'verifying', 'done', 'failed', 'cancelled']),
+    file: z.string().nullable(),
+    bytesDone: z.number(),
+    bytesTotal: z.number(),
+    message: z.string().nullable(),
+    dir: z.string(),
+  }),
+  'engine.status': engineStatusSchema,
+  'menu.command': z.strictObject({ command: menuCommandSchema }),
+} as const satisfies Record<EventName, z.ZodType>;
+
+export type CallRequest<N extends CallName> = z.input<(typeof CALLS)[N]['request']>;
+export type CallResponse<N extends CallName> = z.output<(typeof CALLS)[N]['response']>;
+export type EventPayload<N extends EventName> = z.output<(typeof EVENTS)[N]>;
+export type DownloadProgress = EventPayload<'model.downloadProgress'>;
+export type JobProgress = EventPayload<'job.progress'>;
