@@ -99,7 +99,11 @@ if (!app.requestSingleInstanceLock()) {
       configDir: app.getPath('userData'),
       launcher: createUtilityLauncher(join(__dirname, 'engine-worker.js')),
       dialogs: createElectronDialogs(() => mainWindow),
-      createDocuments: (engine) => createDocumentService(engine, { appVersion: app.getVersion() }),
+      createDocuments: (engine) =>
+        createDocumentService(engine, {
+          appVersion: app.getVersion(),
+          recoveryFolder: join(app.getPath('userData'), 'recovery'),
+        }),
       onRecent: (path) => {
         app.addRecentDocument(path);
         refreshMenu();

@@ -125,6 +125,18 @@ export function fakeDocuments(): DocumentService & { calls: string[] } {
       listeners.add(events);
       return () => listeners.delete(events);
     },
+    async recoveries() {
+      calls.push('recoveries');
+      return [];
+    },
+    async restoreRecovery(id) {
+      calls.push('restoreRecovery');
+      throw new ContractError('not-found', `No autosave ${id}`);
+    },
+    async discardRecovery() {
+      calls.push('discardRecovery');
+      return false;
+    },
     async dispose() {},
   };
 }

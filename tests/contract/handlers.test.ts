@@ -56,6 +56,9 @@ const VALID: Record<CallName, Record<string, unknown>> = {
   'export.dialog': { format: 'psd' },
   'export.bytes': { format: 'png' },
   'recent.list': {},
+  'recovery.list': {},
+  'recovery.restore': { id: 'r1' },
+  'recovery.discard': { id: 'r1' },
 };
 
 function wrongValueFor(schema: z.ZodType, value: unknown): unknown[] {

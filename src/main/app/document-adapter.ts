@@ -6,7 +6,13 @@
 import { basename, extname } from 'node:path';
 import sharp from 'sharp';
 import { ContractError } from '../../shared/contract/errors';
-import type { DocumentView, LayerView, MessageView, PngImage } from '../../shared/contract/schemas';
+import type {
+  DocumentView,
+  LayerView,
+  MessageView,
+  PngImage,
+  RecoveryEntry,
+} from '../../shared/contract/schemas';
 import {
   activeVariant,
   BASE_LAYER_ID,
@@ -24,7 +30,14 @@ import { invertMask } from '../document/composite';
 import { DocumentStateError } from '../document/errors';
 import { exportPng, exportPsd } from '../document/export';
 import { importImage } from '../document/import';
-import { encodeProject, loadProject } from '../document/project-file';
+import { encodeProject, loadProject, readProjectManifest } from '../document/project-file';
+import {
+  AutosaveScheduler,
+  deleteRecovery,
+  findRecoveries,
+  findRecovery,
+  type RecoveryInfo,
+} from '../document/recovery';
 import { CANCELLED_FAILURE, DocumentSession } from '../document/session';
 import type { DocumentEvents, DocumentService, LayerPatch } from './document-service';
 
@@ -35,6 +48,10 @@ export interface DocumentServiceOptions {
   /** The model results are made with (recorded in each edit request). */
   model?: () => ModelRef;
   appVersion?: string;
+  /** Where autosaves of pictures never saved go; no autosave without it. */
+  recoveryFolder?: string;
+  /** Seconds of change between autosaves (default 30). */
+  autosaveIntervalMs?: number;
 }
 
 /** Gives a DocumentService backed by the real document package. */
@@ -52,6 +69,8 @@ export function createDocumentService(
           : { id: 'unknown', version: 'unknown' };
       }),
     ...(options.appVersion ? { appVersion: options.appVersion } : {}),
+    ...(options.recoveryFolder ? { recoveryFolder: options.recoveryFolder } : {}),
+    ...(options.autosaveIntervalMs ? { autosaveIntervalMs: options.autosaveIntervalMs } : {}),
   });
 }
 
@@ -63,6 +82,10 @@ class SessionDocumentService implements DocumentService {
   private readonly revisions = new Map<string, number>();
   private name = 'Untitled';
   private viewRevision = 0;
+  private autosave: AutosaveScheduler | null = null;
+  private autosavedRevision = 0;
+  /** Recovery files listed to the renderer, by the id it was given (it never sees paths). */
+  private readonly listedRecoveries = new Map<string, RecoveryInfo>();
 
   constructor(
     private readonly engine: EditEngine,
@@ -87,11 +110,36 @@ class SessionDocumentService implements DocumentService {
       const imported = await importImage(bytes, { name });
       next = DocumentSession.fromImage(imported, { engine: this.engine, model: this.options.model });
     }
+    return this.adopt(next, name);
+  }
+
+  /** Makes `next` the open document (closing the previous one) and starts its autosave. */
+  private async adopt(next: DocumentSession, name: string): Promise<DocumentView> {
     await this.close();
     this.session = next;
     this.name = name;
+    this.autosavedRevision = next.revision;
+    const folder = this.options.recoveryFolder;
+    if (folder) {
+      this.autosave = new AutosaveScheduler({
+        snapshot: () => ({ doc: next.doc, store: next.store }),
+        projectPath: next.path,
+        recoveryFolder: folder,
+        generator: { name: 'instruct-edit', version: this.options.appVersion ?? '0.0.0' },
+        ...(this.options.autosaveIntervalMs ? { intervalMs: this.options.autosaveIntervalMs } : {}),
+        onError: (error) => {
+          if (process.env.INSTRUCT_EDIT_DEBUG) console.error('autosave failed:', error);
+        },
+      });
+    }
     this.unsubscribe = next.subscribe({
-      changed: () => this.emitChanged(),
+      changed: () => {
+        if (next.revision !== this.autosavedRevision) {
+          this.autosavedRevision = next.revision;
+          this.autosave?.markChanged();
+        }
+        this.emitChanged();
+      },
       progress: ({ jobId, layerId, progress }) => {
         for (const listener of this.listeners) {
           listener.progress({
@@ -256,6 +304,64 @@ class SessionDocumentService implements DocumentService {
 
   markSaved(path: string): void {
     this.session?.markSaved(path);
+    void this.autosave?.markSaved(path).catch(() => undefined);
+  }
+
+  async recoveries(): Promise<RecoveryEntry[]> {
+    const found: RecoveryInfo[] = [];
+    if (this.options.recoveryFolder) found.push(...(await findRecoveries(this.options.recoveryFolder)));
+    const projectPath = this.session?.path;
+    if (projectPath) {
+      const own = await findRecovery(projectPath);
+      if (own) found.push(own);
+    }
+    const currentId = this.session?.doc.id;
+    const entries: RecoveryEntry[] = [];
+    this.listedRecoveries.clear();
+    for (const info of found.sort((a, b) => b.savedAt - a.savedAt)) {
+      // Offer only usable autosaves with later work, and not the one this session is writing.
+      if (!info.newer || info.problem !== null) continue;
+      if (info.documentId === currentId && this.session?.dirty) continue;
+      let layers: number;
+      try {
+        layers = (await readProjectManifest(info.recoveryPath)).manifest.document.layers.length;
+      } catch {
+        continue;
+      }
+      const id = `recovery-${entries.length + 1}`;
+      this.listedRecoveries.set(id, info);
+      entries.push({
+        id,
+        name: info.projectPath ? basename(info.projectPath) : `${info.documentId ?? 'unsaved'}`,
+        projectPath: info.projectPath,
+        savedAt: info.savedAt,
+        layers,
+      });
+    }
+    return entries;
+  }
+
+  async restoreRecovery(id: string): Promise<DocumentView> {
+    const info = this.listedRecoveries.get(id);
+    if (!info) throw new ContractError('not-found', 'That autosave is no longer offered; list them again');
+    const loaded = await loadProject(info.recoveryPath);
+    const next = new DocumentSession(loaded.doc, loaded.store, {
+      engine: this.engine,
+      model: this.options.model,
+      path: info.projectPath,
+    });
+    // Restored work is not saved anywhere yet.
+    next.revision++;
+    this.listedRecoveries.delete(id);
+    return this.adopt(next, info.projectPath ? basename(info.projectPath) : loaded.doc.base.name);
+  }
+
+  async discardRecovery(id: string): Promise<boolean> {
+    const info = this.listedRecoveries.get(id);
+    if (!info) return false;
+    this.listedRecoveries.delete(id);
+    await deleteRecovery(info.recoveryPath);
+    return true;
   }
 
   async exportBytes(format: 'png' | 'psd'): Promise<{ name: string; bytes: Uint8Array }> {
@@ -284,6 +390,13 @@ class SessionDocumentService implements DocumentService {
     this.unsubscribe = null;
     const previous = this.session;
     this.session = null;
+    // Work not saved stays recoverable: flush the pending autosave before letting go.
+    const autosave = this.autosave;
+    this.autosave = null;
+    if (autosave) {
+      if (previous?.dirty) await autosave.flush().catch(() => undefined);
+      await autosave.dispose();
+    }
     this.revisions.clear();
     await previous?.dispose();
   }

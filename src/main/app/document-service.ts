@@ -11,6 +11,7 @@ import type {
   JobProgress,
   JobStatus,
   PngImage,
+  RecoveryEntry,
 } from '../../shared/contract/schemas';
 
 export interface LayerPatch {
@@ -53,6 +54,10 @@ export interface DocumentService {
   /** After the project was written to `path`. */
   markSaved(path: string): void;
   exportBytes(format: ExportFormat): Promise<{ name: string; bytes: Uint8Array }>;
+  /** Autosaves newer than what was saved: unsaved pictures, and the open project's. */
+  recoveries(): Promise<RecoveryEntry[]>;
+  restoreRecovery(id: string): Promise<DocumentView>;
+  discardRecovery(id: string): Promise<boolean>;
   subscribe(events: DocumentEvents): () => void;
   dispose(): Promise<void>;
 }

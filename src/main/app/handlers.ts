@@ -213,5 +213,8 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       return { name, mime: format === 'png' ? 'image/png' : 'image/vnd.adobe.photoshop', bytes };
     },
     'recent.list': () => ctx.settings.recentFiles(),
+    'recovery.list': async () => (ctx.documents ? ctx.documents.recoveries() : []),
+    'recovery.restore': ({ id }) => requireDocuments(ctx).restoreRecovery(id),
+    'recovery.discard': async ({ id }) => ({ discarded: await requireDocuments(ctx).discardRecovery(id) }),
   };
 }

@@ -73,7 +73,11 @@ export async function main(argv: string[]): Promise<void> {
     version: packageVersion(),
     configDir,
     launcher: createNodeLauncher({ engine }),
-    createDocuments: (host) => createDocumentService(host, { appVersion: packageVersion() }),
+    createDocuments: (host) =>
+      createDocumentService(host, {
+        appVersion: packageVersion(),
+        recoveryFolder: join(configDir, 'recovery'),
+      }),
     ...(values.model ? { initialModelDir: resolve(values.model) } : {}),
     allowDirs: (values['allow-dir'] ?? []).map((dir) => resolve(dir)),
     // Development and tests: check every answer and event against the contract.

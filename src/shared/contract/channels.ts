@@ -41,6 +41,9 @@ export const CALL_NAMES = [
   'export.dialog',
   'export.bytes',
   'recent.list',
+  'recovery.list',
+  'recovery.restore',
+  'recovery.discard',
 ] as const;
 export type CallName = (typeof CALL_NAMES)[number];
 

@@ -210,6 +210,17 @@ export const documentViewSchema = z.strictObject({
 });
 export type DocumentView = z.infer<typeof documentViewSchema>;
 
+/** An autosave newer than what was last saved: of an open project, or of a picture never saved. */
+export const recoveryEntrySchema = z.strictObject({
+  id: idSchema,
+  /** What it belongs to: the project file's name, or the picture's. */
+  name: z.string().max(LIMITS.nameChars),
+  projectPath: z.string().max(LIMITS.pathChars).nullable(),
+  savedAt: z.number(),
+  layers: z.number().int().min(0),
+});
+export type RecoveryEntry = z.infer<typeof recoveryEntrySchema>;
+
 export const pngImageSchema = z.strictObject({ width: side, height: side, png: bytesSchema });
 export type PngImage = z.infer<typeof pngImageSchema>;
 
@@ -384,6 +395,14 @@ export const CALLS = {
   'export.dialog': { request: z.strictObject({ format: exportFormatSchema }), response: savedSchema },
   'export.bytes': { request: z.strictObject({ format: exportFormatSchema }), response: fileBytesSchema },
   'recent.list': { request: empty, response: z.array(z.string()).max(50) },
+  /** Autosaves that are newer than their project (or of pictures never saved), newest first. */
+  'recovery.list': { request: empty, response: z.array(recoveryEntrySchema).max(100) },
+  /** Opens an autosave as the current document (unsaved; saving goes to its project's path). */
+  'recovery.restore': { request: z.strictObject({ id: idSchema }), response: documentViewSchema },
+  'recovery.discard': {
+    request: z.strictObject({ id: idSchema }),
+    response: z.strictObject({ discarded: z.boolean() }),
+  },
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { SettingsDialog } from './dialogs/SettingsDialog';
 import { EmptyState } from './EmptyState';
 import { HistoryPanel } from './history/HistoryPanel';
 import { LayersPanel } from './layers/LayersPanel';
+import { RecoveryBanner } from './RecoveryBanner';
 import { StatusBar } from './StatusBar';
 import { TopBar } from './TopBar';
 
@@ -22,6 +23,7 @@ export function App() {
       <TopBar />
       <main className="workspace">
         <div className="stage-area">
+          <RecoveryBanner />
           {hasDoc ? <CanvasView /> : <EmptyState />}
           {dropping && <div className="drop-overlay">Drop to open</div>}
         </div>

@@ -35,6 +35,7 @@ async function attempt<T>(label: string, run: () => Promise<T>): Promise<T | und
 }
 
 export function applyDocument(doc: DocumentView | null): void {
+  const opened = doc !== null && doc.id !== getState().doc?.id;
   setState((current) => {
     const selectedStillThere = doc?.layers.some((layer) => layer.id === current.selectedLayerId);
     const topEdit = doc ? [...doc.layers].reverse().find((layer) => layer.kind !== 'source') : undefined;
@@ -48,6 +49,31 @@ export function applyDocument(doc: DocumentView | null): void {
       ...(doc ? {} : { tool: 'move' as const }),
     };
   });
+  // A project that was just opened may have a newer autosave.
+  if (opened) void refreshRecoveries();
+}
+
+// ---- Recovery ----------------------------------------------------------------------------------
+
+export async function refreshRecoveries(): Promise<void> {
+  const recoveries = await attempt('Could not look for autosaves', () => api().call('recovery.list', {}));
+  if (recoveries) setState({ recoveries });
+}
+
+export async function restoreRecovery(id: string): Promise<void> {
+  setState({ busy: 'Restoring autosaved work…' });
+  const doc = await attempt('Could not restore the autosave', () => api().call('recovery.restore', { id }));
+  setState({ busy: null, recoveries: [] });
+  if (doc) {
+    applyDocument(doc);
+    viewCommands.emit('zoomFit');
+    toast('Autosaved work restored; save it to keep it', 'info');
+  }
+}
+
+export async function discardRecovery(id: string): Promise<void> {
+  await attempt('Could not discard the autosave', () => api().call('recovery.discard', { id }));
+  setState((current) => ({ recoveries: current.recoveries.filter((entry) => entry.id !== id) }));
 }
 
 export async function loadInitialState(): Promise<void> {
@@ -61,6 +87,7 @@ export async function loadInitialState(): Promise<void> {
   ]);
   setState({ info, settings, model, engine, draft: { ...defaultDraft(), ...settings.editDefaults } });
   applyDocument(doc);
+  await refreshRecoveries();
   if (model.state === 'none' || model.state === 'error') setState({ dialog: 'models' });
 }
 

@@ -14,6 +14,7 @@ import type {
   EngineStatus,
   JobProgress,
   ModelStatus,
+  RecoveryEntry,
 } from '../../../shared/contract/schemas';
 
 export type Tool = 'move' | 'mask';
@@ -60,6 +61,8 @@ export interface AppState {
   /** "Re-run with…": the message whose settings the prompt box is editing. */
   rerunOf: string | null;
   busy: string | null;
+  /** Autosaved work newer than what was saved, offered for restoring. */
+  recoveries: RecoveryEntry[];
 }
 
 export function defaultDraft(): Draft {
@@ -87,6 +90,7 @@ let state: AppState = {
   draft: defaultDraft(),
   rerunOf: null,
   busy: null,
+  recoveries: [],
 };
 
 const listeners = new Set<() => void>();
