@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { runEditCommand } from './commands/edit';
 import { runInspectCommand } from './commands/inspect';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
+import { runExportCommand, runInfoCommand, runRerunCommand, runRerunStaleCommand } from './commands/project';
 import { UsageError } from './args';
 
 const USAGE = `Usage:
@@ -10,6 +11,12 @@ const USAGE = `Usage:
            [--scheduler euler-ancestral|euler|ddim|dpmpp-2m] [--karras]
            [--resolution 512|native] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--json]
   cli make-tiny-model OUT_DIR [--flavor diffusers|optimum-legacy|optimum] [--fp16] [--analytic] [--realistic]
+  cli edit ... --project FILE [--input IMAGE] [--output OUT.png]
+           (appends the edit to the project as a new layer; creates it from --input if absent)
+  cli rerun FILE --layer N [--text-guidance F] [--image-guidance F] [--seed N] [--steps N] [--model DIR]
+  cli rerun-stale FILE [--model DIR]
+  cli info FILE
+  cli export FILE [--psd OUT.psd] [--png OUT.png]
   cli inspect DIR [--provider ...] [--json]`;
 
 export interface CliIo {
@@ -30,6 +37,14 @@ export async function runCli(
         return await runInspectCommand(rest, io);
       case 'make-tiny-model':
         return await runMakeTinyModelCommand(rest, io);
+      case 'rerun':
+        return await runRerunCommand(rest, io);
+      case 'rerun-stale':
+        return await runRerunStaleCommand(rest, io);
+      case 'info':
+        return await runInfoCommand(rest, io);
+      case 'export':
+        return await runExportCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -15,6 +15,7 @@ import {
 } from '../args';
 import { parseCommandArgs, type CliIo } from '../main';
 import { humanReporter, jsonReporter } from '../progress';
+import { runProjectEdit } from './project';
 
 export const EDIT_OPTIONS = {
   model: { type: 'string' },
@@ -30,6 +31,7 @@ export const EDIT_OPTIONS = {
   resolution: { type: 'string' },
   provider: { type: 'string' },
   json: { type: 'boolean' },
+  project: { type: 'string' },
 } as const;
 
 /** Reads the edit settings shared by `edit` and the project commands; absent values take the defaults. */
@@ -62,6 +64,7 @@ export function abortOnInterrupt(): { signal: AbortSignal; release: () => void }
 
 export async function runEditCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(args, EDIT_OPTIONS);
+  if (values.project !== undefined) return runProjectEdit(values, io);
   const modelDir = requireString(values, 'model');
   const inputPath = requireString(values, 'input');
   const outputPath = requireString(values, 'output');
