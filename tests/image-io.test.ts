@@ -10,6 +10,7 @@ import {
   decodeImage,
   encodePng,
   processingSize,
+  resampleRgb,
   resizeRgb,
   rgbToTensor,
   tensorToRgb,
@@ -363,6 +364,149 @@ describe('resizeRgb', () => {
     const out = await resizeRgb(img, 3, 2);
     expect(out.data).not.toBe(img.data);
     expect(Array.from(out.data)).toEqual(Array.from(img.data));
+  });
+
+  // Alignment: pixel-centre convention (PIL, torch align_corners=False). Output pixel x spans [x, x + 1),
+  // so a feature centred at input position c (continuous, in pixels) must come out centred at c × scale.
+  const BACKGROUND = 60;
+
+  /** A grey image with a bright `size`×`size` block whose top-left pixel is (x0, y0). */
+  function block(width: number, height: number, x0: number, y0: number, size: number): RgbImage {
+    const data = new Uint8Array(width * height * 3).fill(BACKGROUND);
+    for (let y = y0; y < y0 + size; y++) data.fill(200, (y * width + x0) * 3, (y * width + x0 + size) * 3);
+    return { width, height, data };
+  }
+
+  /** The centroid of (green − background), signed (lanczos ringing included), in continuous coordinates. */
+  function centroid(img: RgbImage): { x: number; y: number } {
+    let sx = 0;
+    let sy = 0;
+    let sum = 0;
+    for (let y = 0; y < img.height; y++) {
+      for (let x = 0; x < img.width; x++) {
+        const v = (img.data[(y * img.width + x) * 3 + 1] as number) - BACKGROUND;
+        sx += v * (x + 0.5);
+        sy += v * (y + 0.5);
+        sum += v;
+      }
+    }
+    return { x: sx / sum, y: sy / sum };
+  }
+
+  async function expectCentred(
+    [w, h]: [number, number],
+    [W, H]: [number, number],
+    [x0, y0, size]: [number, number, number],
+    tolerance: number,
+  ): Promise<RgbImage> {
+    const out = await resizeRgb(block(w, h, x0, y0, size), W, H);
+    expect([out.width, out.height, out.data.length]).toEqual([W, H, W * H * 3]);
+    const c = centroid(out);
+    const want = { x: ((x0 + size / 2) * W) / w, y: ((y0 + size / 2) * H) / h };
+    expect(Math.abs(c.x - want.x), `x: ${c.x} vs ${want.x}`).toBeLessThanOrEqual(tolerance);
+    expect(Math.abs(c.y - want.y), `y: ${c.y} vs ${want.y}`).toBeLessThanOrEqual(tolerance);
+    return out;
+  }
+
+  it.each([
+    ['×2', [32, 24], [64, 48]],
+    ['×3', [32, 24], [96, 72]],
+    ['×1.953 (512→1000)', [512, 384], [1000, 750]],
+    ['×4 across, ×2.5 down', [40, 30], [160, 75]],
+    ['×20.8', [25, 20], [520, 416]],
+  ] as const)('enlarging %s keeps a feature exactly in place, both axes', async (_, from, to) => {
+    // sharp (libvips 8.18) put it +0.5 output px right and down at every one of these scales.
+    await expectCentred([...from], [...to], [11, 7, 3], 0.05);
+  });
+
+  it.each([
+    ['÷2', [128, 96], [64, 48], 6],
+    ['÷3', [96, 72], [32, 24], 6],
+    ['÷1.953 (1000→512)', [1000, 750], [512, 384], 10],
+    ['÷7.8 (2000→256)', [2000, 1500], [256, 192], 16],
+  ] as const)('reducing %s keeps a feature exactly in place, both axes', async (_, from, to, size) => {
+    await expectCentred(
+      [...from],
+      [...to],
+      [Math.round(from[0] / 3) + 1, Math.round(from[1] / 5), size],
+      0.05,
+    );
+  });
+
+  it('one axis enlarged, the other reduced (600×40 → 300×80): in place', async () => {
+    await expectCentred([600, 40], [300, 80], [201, 13, 6], 0.05);
+  });
+
+  it.each([
+    [512, 384, 1000, 750],
+    [100, 50, 512, 256],
+    [5, 3, 17, 11],
+    [1, 1, 7, 5],
+    [1000, 750, 512, 384],
+    [2000, 1500, 256, 192],
+    [600, 10, 512, 64],
+    [10, 600, 64, 512],
+  ] as const)(
+    'a constant image stays exactly constant (%i×%i → %i×%i): no darkened borders',
+    async (w, h, W, H) => {
+      const rgb = [201, 7, 255] as const;
+      const out = await resizeRgb(
+        { width: w, height: h, data: new Uint8Array(solidRaw(w, h, [...rgb])) },
+        W,
+        H,
+      );
+      expect([out.width, out.height, out.data.length]).toEqual([W, H, W * H * 3]);
+      const wrong = out.data.findIndex((v, i) => v !== rgb[i % 3]);
+      expect(wrong, wrong < 0 ? '' : `pixel ${Math.floor(wrong / 3) % W},${Math.floor(wrong / 3 / W)}`).toBe(
+        -1,
+      );
+    },
+  );
+
+  it('a round trip down and up keeps the exact size and the content in place', async () => {
+    const img = block(1000, 750, 300, 200, 40);
+    const down = await resizeRgb(img, 512, 384);
+    const back = await resizeRgb(down, 1000, 750);
+    expect([back.width, back.height, back.data.length]).toEqual([1000, 750, 1000 * 750 * 3]);
+    const c = centroid(back);
+    expect(Math.abs(c.x - 320)).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(c.y - 220)).toBeLessThanOrEqual(0.1);
+    // The block's inside and the far background are unchanged.
+    expect(pixel(back, 320, 220)).toEqual([200, 200, 200]);
+    expect(pixel(back, 900, 600)).toEqual([BACKGROUND, BACKGROUND, BACKGROUND]);
+    expect(pixel(back, 0, 0)).toEqual([BACKGROUND, BACKGROUND, BACKGROUND]);
+    expect(pixel(back, 999, 749)).toEqual([BACKGROUND, BACKGROUND, BACKGROUND]);
+  });
+});
+
+describe('resampleRgb', () => {
+  it('adds a resampled signed delta to a base, rounding and clamping the sum', async () => {
+    // An 8×8 delta of +3 in the left half, −200 in the right half, onto a 24×24 base of 100 (top) / 250.
+    const delta = new Int16Array(8 * 8 * 3);
+    for (let i = 0; i < 64; i++) delta.fill(i % 8 < 4 ? 3 : -200, i * 3, i * 3 + 3);
+    const base = new Uint8Array(24 * 24 * 3);
+    for (let i = 0; i < 24 * 24; i++) base.fill(Math.floor(i / 24) < 12 ? 100 : 250, i * 3, i * 3 + 3);
+    const out = await resampleRgb(delta, 8, 8, 24, 24, base);
+    expect(out.length).toBe(24 * 24 * 3);
+    const at = (x: number, y: number): number => out[(y * 24 + x) * 3] as number;
+    // Away from the step (further than the kernel reaches) the delta is added exactly.
+    for (const y of [0, 5, 11]) expect([at(0, y), at(1, y), at(2, y), at(23, y)]).toEqual([103, 103, 103, 0]);
+    for (const y of [12, 18, 23])
+      expect([at(0, y), at(1, y), at(2, y), at(23, y)]).toEqual([253, 253, 253, 50]);
+    // Across the step the sum falls from one side to the other.
+    expect(at(10, 20)).toBeGreaterThan(200);
+    expect(at(13, 20)).toBeLessThan(100);
+  });
+
+  it('without a base, equals resizeRgb for an enlargement', async () => {
+    const img: RgbImage = { width: 9, height: 7, data: new Uint8Array(noiseRaw(9, 7, 5)) };
+    const out = await resampleRgb(img.data, 9, 7, 20, 15);
+    expect(Array.from(out)).toEqual(Array.from((await resizeRgb(img, 20, 15)).data));
+  });
+
+  it('rejects mismatched data and base sizes', async () => {
+    await expect(resampleRgb(new Uint8Array(10), 2, 2, 4, 4)).rejects.toThrow(RangeError);
+    await expect(resampleRgb(new Uint8Array(12), 2, 2, 4, 4, new Uint8Array(10))).rejects.toThrow(RangeError);
   });
 });
 

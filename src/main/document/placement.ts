@@ -6,52 +6,20 @@
  * all of its detail; where it changed something, the change arrives at the upsampled resolution.
  * 'upscale': the result resized to the document size (the source's fine detail is lost).
  *
- * The signed delta is upsampled by sharp (lanczos3) as 16-bit samples, (d + 256) × 64, so it keeps
- * sub-level precision and both signs; the sum is rounded and clamped to 0..255.
+ * The signed delta is resampled in floating point (lanczos3, centre-aligned, edges clamped: see
+ * image-io's resampleRgb), row by row straight into the sum with the source, which is rounded and
+ * clamped to 0..255, so the full-size delta is never held in memory. Centre alignment means the change lands exactly where
+ * the model made it: no sub-pixel shift between the layers.
  */
-import sharp from 'sharp';
 import type { PlacementMode } from '../../shared/document/records';
 import type { RgbImage } from '../../shared/engine-types';
-import { resizeRgb } from '../engine/image-io';
-
-const OFFSET = 256;
-const SCALE = 64;
-const ZERO = OFFSET * SCALE;
+import { resampleRgb, resizeRgb } from '../engine/image-io';
 
 export interface ProcessedPair {
   /** The result at processing size. */
   image: RgbImage;
   /** The source exactly as the model saw it (same size as `image`). */
   processedSource: RgbImage;
-}
-
-async function upsampleDelta(
-  delta: Uint16Array,
-  w: number,
-  h: number,
-  width: number,
-  height: number,
-): Promise<Uint16Array> {
-  if (w === width && h === height) return delta;
-  const { data, info } = await sharp(delta, { raw: { width: w, height: h, channels: 3 } })
-    .resize(width, height, { kernel: 'lanczos3', fit: 'fill' })
-    .toColourspace('rgb16')
-    .raw({ depth: 'ushort' })
-    .toBuffer({ resolveWithObject: true });
-  if (
-    info.width !== width ||
-    info.height !== height ||
-    info.channels !== 3 ||
-    data.length !== width * height * 6
-  ) {
-    throw new Error(
-      `delta upsampling produced ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×3`,
-    );
-  }
-  // Copy into an aligned array (the Buffer may start at an odd byte offset).
-  const out = new Uint16Array(width * height * 3);
-  new Uint8Array(out.buffer).set(data);
-  return out;
 }
 
 /** Places `result` onto the full-resolution `source` (which it was computed from). */
@@ -70,17 +38,16 @@ export async function placeResult(
   }
   const w = image.width;
   const h = image.height;
-  const delta = new Uint16Array(w * h * 3);
+  const delta = new Int16Array(w * h * 3);
   const r = image.data;
   const s = processedSource.data;
-  for (let i = 0; i < delta.length; i++) delta[i] = ((r[i] as number) - (s[i] as number) + OFFSET) * SCALE;
-  const up = await upsampleDelta(delta, w, h, width, height);
-  const out = new Uint8Array(width * height * 3);
+  for (let i = 0; i < delta.length; i++) delta[i] = r[i]! - s[i]!;
   const src = source.data;
-  for (let i = 0; i < out.length; i++) {
-    // round((u − ZERO) / SCALE), then add and clamp.
-    const v = (src[i] as number) + (((up[i] as number) - ZERO + SCALE / 2) >> 6);
-    out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  if (w === width && h === height) {
+    // Uint8ClampedArray stores round(clamp(v, 0, 255)).
+    const out = new Uint8ClampedArray(width * height * 3);
+    for (let i = 0; i < out.length; i++) out[i] = src[i]! + delta[i]!;
+    return { width, height, data: new Uint8Array(out.buffer) };
   }
-  return { width, height, data: out };
+  return { width, height, data: await resampleRgb(delta, w, h, width, height, src) };
 }
