@@ -96,6 +96,18 @@ describe('document service (app adapter)', () => {
     await service.dispose();
   });
 
+  it('gives a newly opened document new image revisions (the renderer caches by layer id and revision)', async () => {
+    const service = createDocumentService(fakeEditEngine());
+    const first = await service.open(await photo(), 'photo.png', null);
+    const other = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#00ff00' } })
+      .png()
+      .toBuffer();
+    const second = await service.open(new Uint8Array(other), 'green.png', null);
+    expect(second.layers[0]!.id).toBe(first.layers[0]!.id);
+    expect(second.layers[0]!.pixelsRevision).not.toBe(first.layers[0]!.pixelsRevision);
+    await service.dispose();
+  });
+
   it('project bytes reopen as the same document', async () => {
     const service = createDocumentService(fakeEditEngine());
     await service.open(await photo(), 'photo.png', null);
@@ -117,14 +129,18 @@ describe('document service (app adapter)', () => {
   });
 
   it('recovers unsaved work after a crash from the autosave folder', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'recovery-'));
+    // A folder that does not exist yet, as on the first autosave after installing.
+    const folder = join(mkdtempSync(join(tmpdir(), 'recovery-')), 'not-yet');
     const crashed = createDocumentService(fakeEditEngine(), {
       recoveryFolder: folder,
       autosaveIntervalMs: 30,
     });
     await crashed.open(await photo(), 'photo.png', null);
     await editAndWait(crashed, settings('make it red', 7));
-    await until(() => readdirSync(folder).some((name) => name.endsWith('.recovery.iedit')), 'the autosave');
+    await until(
+      () => existsSync(folder) && readdirSync(folder).some((name) => name.endsWith('.recovery.iedit')),
+      'the autosave',
+    );
     // No dispose: the app died. A new app start finds the autosave.
 
     const restarted = createDocumentService(fakeEditEngine(), { recoveryFolder: folder });

@@ -903,14 +903,16 @@ describe('autosave and recovery', () => {
     const recovery = unsavedRecoveryPath(recoveryFolder, 'doc:12');
     expect(recovery).toBe(join(recoveryFolder, 'doc_12.recovery.iedit'));
 
-    // The folder does not exist yet: the autosave fails with io and is retried an interval later.
+    // A file stands where the folder should be: the autosave fails and is retried an interval later.
+    writeFileSync(recoveryFolder, 'not a folder');
     autosave.markChanged();
     timers.advance(1_000);
     await autosave.idle();
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ code: 'io', message: expect.stringContaining(recovery) });
+    expect(errors[0]).toMatchObject({ code: 'EEXIST' });
     expect(timers.pending).toBe(1);
-    mkdirSync(recoveryFolder);
+    // Once it is gone, the next autosave creates the missing folder itself.
+    rmSync(recoveryFolder);
     timers.advance(1_000);
     await autosave.idle();
     expect(existsSync(recovery)).toBe(true);

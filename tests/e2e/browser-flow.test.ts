@@ -5,14 +5,16 @@
  * export PSD and PNG (read back) → undo/redo; cancel mid-run; kill the engine process mid-run → an
  * error, and the next edit works. Screenshots of each state go to test-output/e2e/.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initializeCanvas, readPsd } from 'ag-psd';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadProject } from '../../src/main/document/project-file';
 import type { AppClient } from '../../src/shared/contract/client';
+import { orderedLayers } from '../../src/shared/document';
 import {
   apiClient,
   buildRenderer,
@@ -32,6 +34,7 @@ const hasChromium = existsSync(CHROMIUM);
 
 describe.skipIf(!hasChromium)('browser mode end to end', () => {
   let app: RunningApp;
+  let rendererDir: string;
   let model: ModelFolder;
   let context: BrowserContext;
   let page: Page;
@@ -39,7 +42,7 @@ describe.skipIf(!hasChromium)('browser mode end to end', () => {
   let api: AppClient;
 
   beforeAll(async () => {
-    const rendererDir = await buildRenderer();
+    rendererDir = await buildRenderer();
     model = await makeModelFolder(60);
     if (model.reason) console.warn(model.reason);
     app = await startApp({ rendererDir, engine: model.engine });
@@ -254,4 +257,71 @@ describe.skipIf(!hasChromium)('browser mode end to end', () => {
     await page.getByTestId('compare-split').click();
     expect(errors.filter((error) => !error.includes('WebSocket'))).toEqual([]);
   });
+
+  it('saves the project, reopens it, and restores autosaved work after a crash', async () => {
+    const layersShown = await layerRows().count();
+    const messagesShown = await messages().count();
+    const download = page.waitForEvent('download');
+    await page.getByTestId('save').click();
+    const projectPath = join(OUTPUT, 'saved.iedit');
+    await (await download).saveAs(projectPath);
+    const saved = await loadProject(projectPath);
+    // The source shows as a layer too; pending or failed edits show only as messages.
+    expect(orderedLayers(saved.doc).filter((layer) => layer.variants.length > 0)).toHaveLength(
+      layersShown - 1,
+    );
+    expect(orderedLayers(saved.doc)).toHaveLength(messagesShown);
+
+    // A second app (as after a restart) opens the saved project.
+    const second = await startApp({
+      rendererDir,
+      engine: model.engine,
+      model: model.dir,
+      autosaveSeconds: 1,
+    });
+    const recoveryDir = join(second.configDir, 'recovery');
+    try {
+      await page.goto(second.url);
+      await page.getByTestId('empty-state').waitFor();
+      await page.locator('[data-testid=model-pill].state-ready').waitFor({ timeout: 60_000 });
+      const chooser = page.waitForEvent('filechooser');
+      await page.getByTestId('empty-open').click();
+      await (await chooser).setFiles(projectPath);
+      await expect.poll(() => layerRows().count(), { timeout: 30_000 }).toBe(layersShown);
+      expect(await messages().count()).toBe(messagesShown);
+      await page.waitForTimeout(1500); // layer images arrive after the rows
+      await screenshot(page, 'project-reopened');
+
+      await send('make it blue', { steps: 2 });
+      await expect.poll(() => lastMessage().getAttribute('data-status'), { timeout: 120_000 }).toBe('done');
+      await expect
+        .poll(() => (existsSync(recoveryDir) ? readdirSync(recoveryDir).length : 0), { timeout: 20_000 })
+        .toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // the autosave after the last change
+    } finally {
+      second.process.kill('SIGKILL'); // a crash: nothing gets saved on the way out
+    }
+
+    const third = await startApp({
+      rendererDir,
+      engine: model.engine,
+      model: model.dir,
+      configDir: second.configDir,
+    });
+    try {
+      await page.goto(third.url);
+      const banner = page.getByTestId('recovery-banner');
+      await banner.waitFor({ timeout: 30_000 });
+      expect(await banner.textContent()).toContain(`(${messagesShown + 1} layers)`);
+      await screenshot(page, 'recovery-offered');
+      await banner.getByTestId('recovery-restore').click();
+      await expect.poll(() => layerRows().count(), { timeout: 30_000 }).toBe(layersShown + 1);
+      expect(await lastMessage().getByTestId('message-instruction').textContent()).toBe('make it blue');
+      await expect.poll(() => banner.count()).toBe(0);
+      await page.waitForTimeout(1500);
+      await screenshot(page, 'recovery-restored');
+    } finally {
+      await third.stop();
+    }
+  }, 300_000);
 });

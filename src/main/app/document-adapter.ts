@@ -78,8 +78,13 @@ class SessionDocumentService implements DocumentService {
   private session: DocumentSession | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly listeners = new Set<DocumentEvents>();
-  /** Small stable integers for pixel hashes, so views can say "these pixels changed". */
+  /**
+   * Small integers for pixel hashes, so views can say "these pixels changed". They only ever grow,
+   * also across documents: the renderer caches images by layer id and revision, and every document's
+   * source layer has the same id.
+   */
   private readonly revisions = new Map<string, number>();
+  private nextRevision = 1;
   private name = 'Untitled';
   private viewRevision = 0;
   private autosave: AutosaveScheduler | null = null;
@@ -428,7 +433,7 @@ class SessionDocumentService implements DocumentService {
   private revisionOf(ref: string | null): number {
     if (ref === null) return 0;
     let revision = this.revisions.get(ref);
-    if (revision === undefined) this.revisions.set(ref, (revision = this.revisions.size + 1));
+    if (revision === undefined) this.revisions.set(ref, (revision = this.nextRevision++));
     return revision;
   }
 

@@ -7,7 +7,7 @@
  * (its manifest's savedAt is later, or the project cannot be read), so the app can offer it;
  * loadProject on the recovery file gives that document back.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_EXTENSION } from '../../shared/document/schema';
 import type { DocumentRecord } from '../../shared/document/records';
@@ -281,6 +281,8 @@ export class AutosaveScheduler {
     const path = this.recoveryPathOf(snapshot.doc);
     const run = (async () => {
       try {
+        // The app's recovery folder may not exist yet (first autosave after installing).
+        if (this.projectPath === null) await mkdir(this.options.recoveryFolder, { recursive: true });
         const saved = await saveProject(path, snapshot.doc, snapshot.store, {
           recovery: { projectPath: this.projectPath },
           ...(this.options.now ? { savedAt: this.options.now() } : {}),

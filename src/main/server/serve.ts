@@ -13,7 +13,8 @@ import { createNodeLauncher } from '../app/engine/node-launcher';
 import type { EngineKind } from '../app/engine/protocol';
 import { startServer } from './server';
 
-const USAGE = 'Usage: npm run serve -- [--port N] [--model DIR] [--config DIR] [--allow-dir DIR]';
+const USAGE =
+  'Usage: npm run serve -- [--port N] [--model DIR] [--config DIR] [--allow-dir DIR] [--autosave-seconds 30]';
 
 function defaultConfigDir(): string {
   const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
@@ -53,6 +54,7 @@ export async function main(argv: string[]): Promise<void> {
       renderer: { type: 'string' },
       'allow-dir': { type: 'string', multiple: true },
       engine: { type: 'string' },
+      'autosave-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -65,6 +67,9 @@ export async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`--port must be 0–65535, got ${values.port}`);
   const engine: EngineKind = values.engine === 'fake' ? 'fake' : 'onnx';
+  const autosaveSeconds = values['autosave-seconds'] === undefined ? 30 : Number(values['autosave-seconds']);
+  if (!Number.isFinite(autosaveSeconds) || autosaveSeconds <= 0 || autosaveSeconds > 3600)
+    throw new Error(`--autosave-seconds must be from 0 to 3600, got ${values['autosave-seconds']}`);
   const rendererDir = findRendererDir(values.renderer);
   const configDir = resolve(values.config ?? defaultConfigDir());
 
@@ -77,6 +82,7 @@ export async function main(argv: string[]): Promise<void> {
       createDocumentService(host, {
         appVersion: packageVersion(),
         recoveryFolder: join(configDir, 'recovery'),
+        autosaveIntervalMs: autosaveSeconds * 1000,
       }),
     ...(values.model ? { initialModelDir: resolve(values.model) } : {}),
     allowDirs: (values['allow-dir'] ?? []).map((dir) => resolve(dir)),

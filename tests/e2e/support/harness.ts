@@ -97,8 +97,11 @@ export async function startApp(options: {
   engine: EngineKind;
   model?: string;
   provider?: string;
+  /** Reuse a config folder (settings, autosaves) from an earlier start. */
+  configDir?: string;
+  autosaveSeconds?: number;
 }): Promise<RunningApp> {
-  const configDir = tempDir('e2e-config-');
+  const configDir = options.configDir ?? tempDir('e2e-config-');
   writeFileSync(
     join(configDir, 'settings.json'),
     JSON.stringify({
@@ -128,6 +131,7 @@ export async function startApp(options: {
     '--engine',
     options.engine,
     ...(options.model ? ['--model', options.model] : []),
+    ...(options.autosaveSeconds ? ['--autosave-seconds', String(options.autosaveSeconds)] : []),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
