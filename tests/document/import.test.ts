@@ -118,6 +118,27 @@ describe('importImage', () => {
     });
   }
 
+  it('reads AVIF (HEIF) where sharp supports it, with exact pixels for a lossless file', async (ctx) => {
+    if (!sharp.format.heif?.input.buffer) ctx.skip('this sharp build cannot read HEIF/AVIF');
+    const width = 32;
+    const height = 24;
+    const raw = Buffer.alloc(width * height * 3);
+    for (let i = 0; i < width * height; i++) raw.set([(i * 7) % 256, 90, 200 - (i % 100)], i * 3);
+    const avif = await sharp(raw, { raw: { width, height, channels: 3 } })
+      .avif({ lossless: true })
+      .toBuffer();
+    const imported = await importImage(new Uint8Array(avif), { name: 'photo.avif' });
+    expect(imported.format).toBe('heif');
+    expect(imported.fileName).toBe('photo.avif');
+    expect([imported.image.width, imported.image.height]).toEqual([width, height]);
+    let maxDifference = 0;
+    for (let i = 0; i < raw.length; i++) {
+      maxDifference = Math.max(maxDifference, Math.abs(imported.image.data[i]! - raw[i]!));
+    }
+    // Lossless AV1 goes through YUV 4:4:4; allow the colour conversion's rounding.
+    expect(maxDifference).toBeLessThanOrEqual(2);
+  });
+
   it('reads a byte view into a larger buffer from its own offset and length', async () => {
     const png = await sharp(quadrants(), { raw: { width: W, height: H, channels: 3 } })
       .png()
