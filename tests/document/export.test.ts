@@ -21,14 +21,9 @@ import {
   type ExportedHistory,
 } from '../../src/main/document/export';
 import { PixelStore } from '../../src/main/document/pixel-store';
-import type {
-  BlendMode,
-  DocumentRecord,
-  EditLayer,
-  EditRequest,
-  PixelRef,
-} from '../../src/shared/document/records';
+import type { BlendMode, DocumentRecord, EditLayer, PixelRef } from '../../src/shared/document/records';
 import type { RgbImage } from '../../src/shared/engine-types';
+import { request } from './record-fixtures';
 
 const W = 64;
 const H = 48;
@@ -80,20 +75,6 @@ function leftHalfMask(): { width: number; height: number; data: Uint8Array } {
   const data = new Uint8Array(W * H);
   for (let y = 0; y < H; y++) for (let x = 0; x < W / 2; x++) data[y * W + x] = 255;
   return { width: W, height: H, data };
-}
-
-function request(instruction: string, seed: number): EditRequest {
-  return {
-    instruction,
-    steps: 20,
-    textGuidance: 7.5,
-    imageGuidance: 1.5,
-    seed,
-    scheduler: 'euler-ancestral',
-    resolution: '512',
-    model: { id: 'timbrooks/instruct-pix2pix', version: 'abc123' },
-    placement: 'delta',
-  };
 }
 
 interface LayerSpec {
@@ -405,7 +386,7 @@ describe('exportPng', () => {
       seed: 11,
       scheduler: 'euler-ancestral',
       resolution: '512',
-      model: { id: 'timbrooks/instruct-pix2pix', version: 'abc123' },
+      model: { id: 'timbrooks/instruct-pix2pix', version: 'test' },
       placement: 'delta',
     });
   });

@@ -14,7 +14,8 @@ export function ref(label: string): PixelRef {
   return createHash('sha256').update(label).digest('hex');
 }
 
-export function request(instruction: string, seed = 1): EditRequest {
+/** An edit request with the SD 1.5 defaults; `extra` overrides any field. */
+export function request(instruction: string, seed = 1, extra: Partial<EditRequest> = {}): EditRequest {
   return {
     instruction,
     steps: 20,
@@ -25,6 +26,7 @@ export function request(instruction: string, seed = 1): EditRequest {
     resolution: '512',
     model: { id: 'timbrooks/instruct-pix2pix', version: 'test' },
     placement: 'delta',
+    ...extra,
   };
 }
 

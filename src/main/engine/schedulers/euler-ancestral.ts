@@ -1,38 +1,13 @@
 import type { NoiseSource } from '../rng';
-import { initNoiseSigma } from './euler';
-import {
-  checkStepIndex,
-  denoisedFromOutput,
-  scaleBySigma,
-  sigmaSchedule,
-  spacedTimesteps,
-} from './noise-schedule';
-import type { Scheduler, SchedulerConfig } from './scheduler';
+import { SigmaScheduler } from './euler';
+import { checkStepIndex, denoisedFromOutput } from './noise-schedule';
 
 /**
  * Euler ancestral (k-diffusion `sample_euler_ancestral`, η = 1), the sampler the InstructPix2Pix
  * paper uses: a deterministic Euler step down to σ_down, then fresh noise of size σ_up.
  */
-export class EulerAncestralScheduler implements Scheduler {
+export class EulerAncestralScheduler extends SigmaScheduler {
   readonly name = 'euler-ancestral' as const;
-  readonly timesteps: Float64Array;
-  readonly sigmas: Float64Array;
-  readonly initNoiseSigma: number;
-
-  constructor(
-    private readonly config: SchedulerConfig,
-    readonly stepCount: number,
-  ) {
-    const schedule = sigmaSchedule(config, stepCount, spacedTimesteps(config, stepCount, false));
-    this.sigmas = schedule.sigmas;
-    this.timesteps = schedule.timesteps;
-    this.initNoiseSigma = initNoiseSigma(config, this.sigmas[0]!);
-  }
-
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex(stepIndex, this.stepCount);
-    return scaleBySigma(sample, this.sigmas[stepIndex]!);
-  }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise: NoiseSource): Float32Array {
     checkStepIndex(stepIndex, this.stepCount);

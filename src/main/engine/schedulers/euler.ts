@@ -8,15 +8,18 @@ import {
 } from './noise-schedule';
 import type { Scheduler, SchedulerConfig } from './scheduler';
 
-/** Euler (Karras et al. 2022, Algorithm 2 without churn), as diffusers' EulerDiscreteScheduler. */
-export class EulerScheduler implements Scheduler {
-  readonly name = 'euler' as const;
+/**
+ * What the k-diffusion samplers over σ share: the σ schedule (with a final 0), the timesteps the
+ * model sees, the initial noise scale and the 1/sqrt(σ² + 1) input scaling.
+ */
+export abstract class SigmaScheduler implements Scheduler {
+  abstract readonly name: Scheduler['name'];
   readonly timesteps: Float64Array;
   readonly sigmas: Float64Array;
   readonly initNoiseSigma: number;
 
   constructor(
-    private readonly config: SchedulerConfig,
+    protected readonly config: SchedulerConfig,
     readonly stepCount: number,
   ) {
     const schedule = sigmaSchedule(config, stepCount, spacedTimesteps(config, stepCount, false));
@@ -29,6 +32,18 @@ export class EulerScheduler implements Scheduler {
     checkStepIndex(stepIndex, this.stepCount);
     return scaleBySigma(sample, this.sigmas[stepIndex]!);
   }
+
+  abstract step(
+    modelOutput: Float32Array,
+    stepIndex: number,
+    sample: Float32Array,
+    noise: NoiseSource,
+  ): Float32Array;
+}
+
+/** Euler (Karras et al. 2022, Algorithm 2 without churn), as diffusers' EulerDiscreteScheduler. */
+export class EulerScheduler extends SigmaScheduler {
+  readonly name = 'euler' as const;
 
   step(
     modelOutput: Float32Array,
