@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { initializeCanvas, readPsd, type Layer as PsdLayer, type Psd } from 'ag-psd';
+import type { Layer as PsdLayer, Psd } from 'ag-psd';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -23,6 +23,7 @@ import {
 import { PixelStore } from '../../src/main/document/pixel-store';
 import type { BlendMode, DocumentRecord, EditLayer, PixelRef } from '../../src/shared/document/records';
 import type { RgbImage } from '../../src/shared/engine-types';
+import { readPsdPixels } from '../support/psd-reader';
 import { request } from './record-fixtures';
 
 const W = 64;
@@ -408,25 +409,13 @@ describe('exportPng', () => {
 // PSD with ag-psd
 // ---------------------------------------------------------------------------------------------------
 
-initializeCanvas(
-  () => {
-    throw new Error('no canvas in tests: read with useImageData');
-  },
-  (width: number, height: number) => ({
-    width,
-    height,
-    data: new Uint8ClampedArray(width * height * 4),
-    colorSpace: 'srgb',
-  }),
-);
-
 describe('exportPsd read back with ag-psd', () => {
   let psd: Psd;
   let bytes: Uint8Array;
   beforeAll(async () => {
     bytes = await exportPsd(doc, store);
     writeFileSync(join(dir, 'doc.psd'), bytes);
-    psd = readPsd(bytes, { useImageData: true });
+    psd = readPsdPixels(bytes);
   });
 
   const child = (i: number): PsdLayer => {
@@ -543,7 +532,7 @@ describe('exportPsd past the PSD size limit', () => {
     expect(needsPsb(1, 30_001)).toBe(true);
     expect(Buffer.from(bytes.subarray(0, 4)).toString('latin1')).toBe('8BPS');
     expect((bytes[4] ?? 0) * 256 + (bytes[5] ?? 0)).toBe(2);
-    const psd = readPsd(bytes, { useImageData: true });
+    const psd = readPsdPixels(bytes);
     expect([psd.width, psd.height]).toEqual([wide.width, wide.height]);
     expect(psd.children?.map((l) => [l.name, l.blendMode, Math.round((l.opacity ?? 0) * 255)])).toEqual([
       ['Background', 'normal', 255],

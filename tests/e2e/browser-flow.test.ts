@@ -8,13 +8,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initializeCanvas, readPsd } from 'ag-psd';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProject } from '../../src/main/document/project-file';
 import type { AppClient } from '../../src/shared/contract/client';
 import { orderedLayers } from '../../src/shared/document';
+import { readPsdPixels } from '../support/psd-reader';
 import {
   apiClient,
   buildRenderer,
@@ -178,14 +178,7 @@ describe.skipIf(!hasChromium)('browser mode end to end', () => {
     const pngPath = join(OUTPUT, 'export.png');
     await (await pngDownload).saveAs(pngPath);
 
-    initializeCanvas(
-      () => {
-        throw new Error('no canvas in tests');
-      },
-      (width, height) =>
-        ({ width, height, data: new Uint8ClampedArray(width * height * 4), colorSpace: 'srgb' }) as never,
-    );
-    const psd = readPsd(await readFile(psdPath), { useImageData: true, skipThumbnail: true });
+    const psd = readPsdPixels(await readFile(psdPath), { skipThumbnail: true });
     expect(psd.width).toBe(320);
     expect(psd.height).toBe(240);
     const names = (psd.children ?? []).map((layer) => layer.name);

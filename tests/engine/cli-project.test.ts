@@ -6,7 +6,6 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initializeCanvas, readPsd } from 'ag-psd';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeVariant, orderedLayers, type EditLayer } from '../../src/shared/document';
@@ -14,6 +13,7 @@ import { DEFAULT_EDIT_SETTINGS, type RgbImage } from '../../src/shared/engine-ty
 import { exportPng, flattenDocument } from '../../src/main/document/export';
 import { loadProject, type LoadedProject } from '../../src/main/document/project-file';
 import { makeTinyModel } from '../../src/main/engine/tiny-model/tiny-model';
+import { readPsdPixels } from '../support/psd-reader';
 import { cli } from './cli-helpers';
 
 const W = 64;
@@ -400,19 +400,6 @@ describe('cli rerun and rerun-stale', () => {
   });
 });
 
-// ag-psd decodes layer pixels into image data objects it asks for; no canvas is needed for that.
-initializeCanvas(
-  () => {
-    throw new Error('no canvas in tests: read with useImageData');
-  },
-  (width: number, height: number) => ({
-    width,
-    height,
-    data: new Uint8ClampedArray(width * height * 4),
-    colorSpace: 'srgb',
-  }),
-);
-
 describe('cli export', () => {
   it('writes a PSD with the base and both named layers whose composite is the PNG', async () => {
     const bytes = readFileSync(project);
@@ -429,7 +416,7 @@ describe('cli export', () => {
     expect([png.width, png.height]).toEqual([W, H]);
     expect(hex(png.data)).toBe(hex((await flattenDocument(loaded.doc, loaded.store)).data));
 
-    const psd = readPsd(readFileSync(psdPath), { useImageData: true });
+    const psd = readPsdPixels(readFileSync(psdPath));
     expect([psd.width, psd.height]).toEqual([W, H]);
     const children = psd.children ?? [];
     expect(children.map((l) => l.name)).toEqual(['photo.png', 'make it red', 'add snow']);

@@ -30,7 +30,7 @@ import { invertMask } from '../document/composite';
 import { DocumentStateError } from '../document/errors';
 import { exportPng, exportPsd } from '../document/export';
 import { importImage } from '../document/import';
-import { encodeProject, loadProject, readProjectManifest } from '../document/project-file';
+import { encodeProject, loadProject } from '../document/project-file';
 import {
   AutosaveScheduler,
   deleteRecovery,
@@ -327,12 +327,6 @@ class SessionDocumentService implements DocumentService {
       // Offer only usable autosaves with later work, and not the one this session is writing.
       if (!info.newer || info.problem !== null) continue;
       if (info.documentId === currentId && this.session?.dirty) continue;
-      let layers: number;
-      try {
-        layers = (await readProjectManifest(info.recoveryPath)).manifest.document.layers.length;
-      } catch {
-        continue;
-      }
       const id = `recovery-${entries.length + 1}`;
       this.listedRecoveries.set(id, info);
       entries.push({
@@ -340,7 +334,7 @@ class SessionDocumentService implements DocumentService {
         name: info.projectPath ? basename(info.projectPath) : `${info.documentId ?? 'unsaved'}`,
         projectPath: info.projectPath,
         savedAt: info.savedAt,
-        layers,
+        layers: info.layers,
       });
     }
     return entries;

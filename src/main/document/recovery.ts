@@ -34,6 +34,8 @@ export interface RecoveryInfo {
   projectPath: string | null;
   /** Null when the recovery file cannot be read. */
   documentId: string | null;
+  /** How many edit layers the recovered document has (0 when it cannot be read). */
+  layers: number;
   /** When the recovery was written (its manifest's savedAt; the file's mtime if unreadable). */
   savedAt: number;
   /** The project's savedAt, or null when there is no project or it cannot be read. */
@@ -66,6 +68,7 @@ async function describeRecovery(
       recoveryPath,
       projectPath: expectedProject ?? null,
       documentId: null,
+      layers: 0,
       savedAt: mtime,
       projectSavedAt: null,
       newer: false,
@@ -85,6 +88,7 @@ async function describeRecovery(
     recoveryPath,
     projectPath,
     documentId: recovery.document.id,
+    layers: recovery.document.layers.length,
     savedAt: recovery.savedAt,
     projectSavedAt,
     newer: projectSavedAt === null || recovery.savedAt > projectSavedAt,
