@@ -11,6 +11,7 @@ const USAGE = `Usage:
            [--scheduler euler-ancestral|euler|ddim|dpmpp-2m] [--karras]
            [--resolution 512|native] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--json]
   cli make-tiny-model OUT_DIR [--flavor diffusers|optimum-legacy|optimum] [--fp16] [--analytic] [--realistic]
+           [--demo] (--demo: a model whose edits tint the picture towards the instruction's colour word)
   cli edit ... --project FILE [--input IMAGE] [--output OUT.png]
            (appends the edit to the project as a new layer; creates it from --input if absent)
   cli rerun FILE --layer N [--text-guidance F] [--image-guidance F] [--seed N] [--steps N] [--model DIR]

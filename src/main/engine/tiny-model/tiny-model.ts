@@ -1,11 +1,16 @@
 /**
  * Writes a small InstructPix2Pix-shaped ONNX model folder in the diffusers / Hugging Face Optimum
- * layout, for tests and benchmarks. Two kinds:
+ * layout, for tests and benchmarks. Three kinds:
  *  - 'random': a real (if shallow) structure with seeded random weights scaled so outputs stay O(1);
- *  - 'analytic': graphs whose outputs follow simple formulas, so tests can predict them exactly.
+ *  - 'analytic': graphs whose outputs follow simple formulas, so tests can predict them exactly;
+ *  - 'demo': the analytic VAE with a UNet that tints the picture towards the instruction's colour
+ *    words (see demo-model.ts), so screenshots show a meaningful edit.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseSchedulerConfig } from '../schedulers/config';
+import { alphasCumprod, trainingSigmas } from '../schedulers/noise-schedule';
+import { DEMO_COLOURS, DEMO_VOCABULARY_MERGES, demoTokenTable, demoUnet } from './demo-model';
 import {
   GraphBuilder,
   attr,
@@ -18,7 +23,7 @@ import { buildClipVocabulary, END_TOKEN, mergesText, START_TOKEN, vocabJson } fr
 
 export type TinyModelFlavor = 'diffusers' | 'optimum-legacy' | 'optimum';
 export type TinyModelPrecision = 'float32' | 'float16';
-export type TinyModelKind = 'random' | 'analytic';
+export type TinyModelKind = 'random' | 'analytic' | 'demo';
 
 export interface TinyModelWidths {
   /** UNet block widths, one level each (one res block + one transformer block per level). */
@@ -107,11 +112,15 @@ function resolve(options: TinyModelOptions): Resolved {
   );
   if (unet.length === 0 || vae.length === 0)
     throw new Error('makeTinyModel: unet and vae widths must not be empty');
+  const kind = options.kind ?? 'random';
+  const unetInChannels = options.unetInChannels ?? 8;
+  if (kind === 'demo' && unetInChannels !== 8)
+    throw new Error(`makeTinyModel: the demo UNet takes 8 input channels, not ${unetInChannels}`);
   return {
     flavor: options.flavor ?? 'optimum',
     precision: options.precision ?? 'float32',
-    kind: options.kind ?? 'random',
-    unetInChannels: options.unetInChannels ?? 8,
+    kind,
+    unetInChannels,
     unet,
     textHidden,
     vae,
@@ -258,9 +267,14 @@ function ioType(precision: TinyModelPrecision): ElemType {
   return precision === 'float16' ? 'float16' : 'float32';
 }
 
-/** Analytic graphs compute in float32 (exact formulas); random ones in the I/O precision. */
+/** Analytic and demo graphs compute in float32 (exact formulas); random ones in the I/O precision. */
 function computeType(o: Resolved): ElemType {
-  return o.kind === 'analytic' ? 'float32' : ioType(o.precision);
+  return o.kind === 'random' ? ioType(o.precision) : 'float32';
+}
+
+/** The VAE of the analytic and demo kinds: 8×8 pixel means in, the same out. */
+function analyticVae(o: Resolved): boolean {
+  return o.kind !== 'random';
 }
 
 function seedFor(o: Resolved, component: number): number {
@@ -293,7 +307,17 @@ function buildUnet(o: Resolved): GraphBuilder {
   ]);
 
   const out =
-    o.kind === 'analytic' ? analyticUnet(net, sample, hidden, t, C) : randomUnet(net, o, sample, hidden, t);
+    o.kind === 'analytic'
+      ? analyticUnet(net, sample, hidden, t, C)
+      : o.kind === 'demo'
+        ? demoUnet(
+            g,
+            sample,
+            hidden,
+            t,
+            trainingSigmas(alphasCumprod(parseSchedulerConfig(SCHEDULER_CONFIG))),
+          )
+        : randomUnet(net, o, sample, hidden, t);
   g.output('out_sample', net.cast(out, net.ft, io), io, ['batch_size', 4, 'height', 'width']);
   return g;
 }
@@ -416,18 +440,24 @@ function randomUnet(net: Net, o: Resolved, sample: string, hidden: string, t: st
 // ---------------------------------------------------------------------------------------------
 // Text encoder
 
-function buildTextEncoder(o: Resolved, vocabSize: number): GraphBuilder {
+function buildTextEncoder(o: Resolved, vocab: ReadonlyMap<string, number>): GraphBuilder {
   const g = new GraphBuilder('text_encoder');
   const io = ioType(o.precision);
   const net = new Net(g, computeType(o), seedFor(o, 2));
   const D = o.textHidden;
+  const vocabSize = vocab.size;
   g.input('input_ids', o.flavor === 'optimum' ? 'int64' : 'int32', ['batch_size', 'sequence_length']);
 
   let last: string;
-  if (o.kind === 'analytic') {
-    const table = new Float32Array(vocabSize * D);
-    for (let id = 0; id < vocabSize; id++)
-      for (let j = 0; j < D; j++) table[id * D + j] = analyticTokenEmbedding(id, j);
+  if (o.kind !== 'random') {
+    let table: Float32Array;
+    if (o.kind === 'demo') {
+      table = demoTokenTable(vocab, D);
+    } else {
+      table = new Float32Array(vocabSize * D);
+      for (let id = 0; id < vocabSize; id++)
+        for (let j = 0; j < D; j++) table[id * D + j] = analyticTokenEmbedding(id, j);
+    }
     last = g.op('Gather', [g.initializer('token_embedding', 'float32', [vocabSize, D], table), 'input_ids'], {
       axis: attr.i(0),
     });
@@ -472,7 +502,7 @@ function buildVaeEncoder(o: Resolved): GraphBuilder {
   const x = net.cast('sample', io, net.ft);
 
   let out: string;
-  if (o.kind === 'analytic') {
+  if (analyticVae(o)) {
     // One 8×8 stride-8 conv: average pool; mean = [r, g, b, (r+g+b)/3], logvar = constant.
     const w = new Float32Array(outChannels * 3 * 64);
     const mix = [
@@ -533,13 +563,20 @@ function buildVaeDecoder(o: Resolved): GraphBuilder {
     });
 
   let out: string;
-  if (o.kind === 'analytic') {
+  if (analyticVae(o)) {
     const w = new Float32Array(3 * 4);
     for (let c = 0; c < 3; c++) w[c * 4 + c] = VAE_SCALING_FACTOR;
     const mixed = g.op('Conv', [z, g.initializer('scale.weight', 'float32', [3, 4, 1, 1], w)], {
       kernel_shape: attr.ints([1, 1]),
     });
-    out = resize(mixed, 8);
+    // The demo upsamples smoothly (centre-aligned) so pictures look blurred rather than blocky.
+    out =
+      o.kind === 'demo'
+        ? g.op('Resize', [mixed, '', g.constFloat([1, 1, 8, 8])], {
+            mode: attr.s('linear'),
+            coordinate_transformation_mode: attr.s('half_pixel'),
+          })
+        : resize(mixed, 8);
   } else {
     const v = [...o.vae].reverse();
     const width = (i: number): number => v[Math.min(i, v.length - 1)]!;
@@ -609,7 +646,10 @@ export async function makeTinyModel(outDir: string, options: TinyModelOptions = 
   for (const sub of ['scheduler', 'tokenizer', 'text_encoder', 'unet', 'vae_encoder', 'vae_decoder']) {
     await mkdir(join(outDir, sub), { recursive: true });
   }
-  const vocabulary = buildClipVocabulary();
+  const vocabulary =
+    o.kind === 'demo'
+      ? buildClipVocabulary(DEMO_VOCABULARY_MERGES, Object.keys(DEMO_COLOURS))
+      : buildClipVocabulary();
   const vocabSize = vocabulary.vocab.size;
 
   await writeJson(join(outDir, 'model_index.json'), modelIndex(o));
@@ -677,7 +717,7 @@ export async function makeTinyModel(outDir: string, options: TinyModelOptions = 
       ...(externalData ? { externalData } : {}),
     });
   };
-  await save(buildTextEncoder(o, vocabSize), 'text_encoder', externalFor(o.flavor, 'text_encoder'));
+  await save(buildTextEncoder(o, vocabulary.vocab), 'text_encoder', externalFor(o.flavor, 'text_encoder'));
   await save(buildUnet(o), 'unet', externalFor(o.flavor, 'unet'));
   await save(buildVaeEncoder(o), 'vae_encoder');
   await save(buildVaeDecoder(o), 'vae_decoder');

@@ -113,8 +113,12 @@ export interface ClipVocabulary {
   merges: [string, string][];
 }
 
-/** Builds the vocabulary with at most `maxMerges` merges (deterministic). */
-export function buildClipVocabulary(maxMerges = 200): ClipVocabulary {
+/**
+ * Builds the vocabulary with at most `maxMerges` merges (deterministic). `extraWords` are trained
+ * between the priority and the common words (the demo model adds its colour words this way); without
+ * them the vocabulary is the same as ever.
+ */
+export function buildClipVocabulary(maxMerges = 200, extraWords: readonly string[] = []): ClipVocabulary {
   const bytes = byteToUnicodeOrder();
   const tokens: string[] = bytes.map((b) => b.char);
   for (const b of bytes) tokens.push(`${b.char}</w>`);
@@ -122,6 +126,7 @@ export function buildClipVocabulary(maxMerges = 200): ClipVocabulary {
 
   const words: { symbols: string[]; weight: number }[] = [];
   PRIORITY_WORDS.forEach((word, i) => words.push({ symbols: split(word), weight: 100_000 - i * 100 }));
+  extraWords.forEach((word, i) => words.push({ symbols: split(word), weight: 50_000 - i * 100 }));
   COMMON_WORDS.forEach((word, i) => words.push({ symbols: split(word), weight: 1000 - i }));
 
   const merges: [string, string][] = [];
