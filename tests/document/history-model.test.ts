@@ -23,6 +23,7 @@ import {
   type DocumentRecord,
 } from '../../src/shared/document';
 import { DEFAULT_EDIT_SETTINGS, type EditSettings, type RgbImage } from '../../src/shared/engine-types';
+import { blendInto } from '../../src/main/document/composite';
 import { CANCELLED_FAILURE, DocumentSession } from '../../src/main/document/session';
 import { DocumentStateError } from '../../src/main/document/errors';
 import { PixelStore } from '../../src/main/document/pixel-store';
@@ -214,6 +215,32 @@ async function openWorld(): Promise<World> {
 
 async function composite(session: DocumentSession): Promise<number[]> {
   return [...(await session.compositeBelow(null)).data];
+}
+
+/**
+ * The composite below `layerId` in `doc`, walked here from the records (blending itself is tested in
+ * composite.test.ts): staleness checked against pixels rather than against the session's own parts.
+ */
+async function compositeBelow(
+  session: DocumentSession,
+  doc: DocumentRecord,
+  layerId: string,
+): Promise<number[]> {
+  const base = await session.store.getRgb(doc.base.pixels);
+  const out: RgbImage = { ...base, data: new Uint8Array(base.data) };
+  for (const id of doc.order) {
+    if (id === layerId) break;
+    const layer = doc.layers[id]!;
+    const variant = layer.variants.find((v) => v.id === layer.activeVariantId);
+    if (!layer.visible || !variant) continue;
+    blendInto(out, {
+      pixels: await session.store.getRgb(variant.pixels),
+      opacity: Math.round(layer.opacity * 255),
+      blendMode: layer.blendMode,
+      mask: layer.mask ? await session.store.getGray(layer.mask) : null,
+    });
+  }
+  return [...out.data];
 }
 
 /** Lets queued jobs reach the engine (where the closed gate holds them). */
@@ -479,6 +506,19 @@ async function checkInvariants(world: World): Promise<void> {
       expect({ id, status: layer.status }).toEqual({
         id,
         status: computeStatus(fresh, fresh.layers[id]!, phases.get(id)),
+      });
+    }
+  });
+
+  await invariant('a fresh layer’s result was made from the pixels below it now', async () => {
+    for (const id of doc.order) {
+      const layer = doc.layers[id]!;
+      const variant = layer.variants.find((v) => v.id === layer.activeVariantId);
+      if (layer.status.state !== 'fresh' || !variant) continue;
+      const source = await session.store.getRgb(variant.source);
+      expect({ id, source: [...source.data] }).toEqual({
+        id,
+        source: await compositeBelow(session, doc, id),
       });
     }
   });

@@ -187,6 +187,18 @@ describe('history with layers that have no result yet', () => {
   });
 });
 
+describe('a job’s source', () => {
+  it('is the composite of the records when it was asked for, even if they change while pixels load', async () => {
+    const session = open();
+    const { layerId } = session.enqueue(settings('A', { textGuidance: 3 }));
+    await session.idle();
+    const composite = session.compositeBelow(null);
+    session.apply({ type: 'set-visibility', layerId, visible: false });
+    expect((await composite).data[0]).toBe(10 + 1 + 3);
+    expect((await session.compositeBelow(null)).data[0]).toBe(10);
+  });
+});
+
 describe('the session refuses bad input itself', () => {
   it('refuses a mask of the wrong size or channels, with no history entry', async () => {
     const session = open();

@@ -240,9 +240,12 @@ export class DocumentSession {
 
   /** The composite of the base and every contributing layer below `layerId` (null: all layers). */
   async compositeBelow(layerId: string | null): Promise<RgbImage> {
-    const base = await this.store.getRgb(this.record.base.pixels);
+    // The records as they are now: a change while the pixels load must not mix two states (a job's
+    // source has to match the sourceParts it records).
+    const doc = this.record;
+    const base = await this.store.getRgb(doc.base.pixels);
     const out: RgbImage = { width: base.width, height: base.height, data: new Uint8Array(base.data) };
-    for (const layer of orderedLayers(this.record)) {
+    for (const layer of orderedLayers(doc)) {
       if (layer.id === layerId) break;
       const variant = activeVariant(layer);
       if (!layer.visible || !variant) continue;
