@@ -129,7 +129,7 @@ describe('document actions through History', () => {
     let diff = step({ type: 'add-edit', layer: c }, withLayer(session.doc, c, ['A', 'B', 'C']));
     expect(diff).toStrictEqual({
       layers: { C: { before: null, after: c } },
-      order: [{ op: 'insert', id: 'C', index: 2 }],
+      order: [{ op: 'insert', id: 'C', below: ['A', 'B'] }],
     });
 
     // Add an edit at an index (the bottom).
@@ -236,7 +236,10 @@ describe('document actions through History', () => {
       { type: 'move-layer', layerId: 'C', toIndex: 0 },
       { ...session.doc, order: ['C', 'D', 'A', 'B'] },
     );
-    expect(diff).toStrictEqual({ layers: {}, order: [{ op: 'move', id: 'C', from: 3, to: 0 }] });
+    expect(diff).toStrictEqual({
+      layers: {},
+      order: [{ op: 'move', id: 'C', from: ['D', 'A', 'B'], to: [] }],
+    });
     step({ type: 'move-layer', layerId: 'D', toIndex: 3 }, { ...session.doc, order: ['C', 'A', 'B', 'D'] });
 
     // Duplicate A: right above it, sharing its variants (by hash) and settings.
@@ -266,7 +269,7 @@ describe('document actions through History', () => {
     );
     expect(diff).toStrictEqual({
       layers: { A: { before: removed, after: null } },
-      order: [{ op: 'remove', id: 'A', index: 2 }],
+      order: [{ op: 'remove', id: 'A', below: ['C', 'C2'] }],
     });
 
     // The whole history walks back to the start and forward to the end, state by state.

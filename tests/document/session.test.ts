@@ -85,10 +85,13 @@ describe('DocumentSession', () => {
 
     const calls = engine.calls.settings.length;
     const results = await session.rerunStale();
-    expect(results).toEqual([
-      { layerId: b.layerId, outcome: 'done' },
-      { layerId: c.layerId, outcome: 'done' },
-    ]);
+    expect(results).toEqual({
+      rerun: [
+        { layerId: b.layerId, outcome: 'done' },
+        { layerId: c.layerId, outcome: 'done' },
+      ],
+      skipped: [],
+    });
     expect(engine.calls.settings.slice(calls).map((s) => s.instruction)).toEqual(['B', 'C']);
     // B ran on A's new result; C on B's new one.
     expect(engine.calls.sources[calls]!.data[0]).toBe(10 + 6);

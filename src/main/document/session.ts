@@ -4,6 +4,11 @@
  * action (src/shared/document/actions.ts) and is recorded as a diff; jobs add their results as
  * layers or variants. Statuses (queued, running, stale, failed) are derived after every change.
  *
+ * History never lies: the same history position is always the same document. A new edit's layer
+ * stays outside history until its first result lands (then its creation is recorded, placed by the
+ * layers below it, never by an index); until then the runner alone changes it (its failure, its
+ * settings). Every change to a layer history knows is recorded: results, failures, settings.
+ *
  * Plain Node: no electron, no DOM. The app's DocumentService, the CLI and the tests all drive this.
  */
 import { randomUUID } from 'node:crypto';
@@ -15,7 +20,9 @@ import {
   applyDiff,
   BASE_LAYER_ID,
   creationDiff,
+  DocumentActionError,
   History,
+  idsBelow,
   isEmptyDiff,
   orderedLayers,
   settingsOf,
@@ -72,16 +79,24 @@ export interface EnqueueOptions {
   activate?: boolean;
 }
 
+/** What re-running stale layers did: what it re-ran (bottom first) and what it left alone. */
+export interface RerunStaleReport {
+  rerun: { layerId: string; outcome: JobOutcome }[];
+  skipped: { layerId: string; reason: string }[];
+}
+
 interface Job {
   id: string;
   layerId: string;
   request: EditRequest;
   activate: boolean;
-  /** The layer was created for this job and has no result yet. */
-  firstRun: boolean;
+  /** The layer was created for this job (a cancel leaves it marked cancelled). */
+  createsLayer: boolean;
   phase: JobPhase;
   controller: AbortController;
   done: Promise<JobOutcome>;
+  settle(outcome: JobOutcome): void;
+  settled: boolean;
 }
 
 export interface DocumentSessionOptions {
@@ -95,6 +110,8 @@ export class DocumentSession {
   private record: DocumentRecord;
   readonly history = new History();
   private readonly jobs = new Map<string, Job>();
+  /** Layers outside history: new edits whose first result has not landed. */
+  private readonly outsideHistory = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<SessionEvents>();
   private engine: EditEngine | null;
@@ -176,6 +193,7 @@ export class DocumentSession {
   /** Applies a named action and records it in history. Returns false when it changed nothing. */
   apply(action: DocumentAction): boolean {
     this.assertOpen();
+    this.validate(action);
     const label = actionLabel(this.record, action);
     const { doc, diff } = applyAction(this.record, action);
     if (isEmptyDiff(diff)) return false;
@@ -222,9 +240,12 @@ export class DocumentSession {
 
   /** The composite of the base and every contributing layer below `layerId` (null: all layers). */
   async compositeBelow(layerId: string | null): Promise<RgbImage> {
-    const base = await this.store.getRgb(this.record.base.pixels);
+    // The records as they are now: a change while the pixels load must not mix two states (a job's
+    // source has to match the sourceParts it records).
+    const doc = this.record;
+    const base = await this.store.getRgb(doc.base.pixels);
     const out: RgbImage = { width: base.width, height: base.height, data: new Uint8Array(base.data) };
-    for (const layer of orderedLayers(this.record)) {
+    for (const layer of orderedLayers(doc)) {
       if (layer.id === layerId) break;
       const variant = activeVariant(layer);
       if (!layer.visible || !variant) continue;
@@ -247,22 +268,21 @@ export class DocumentSession {
   enqueue(settings: EditSettings, options: EnqueueOptions = {}): { jobId: string; layerId: string } {
     this.assertOpen();
     if (!this.engine) throw new DocumentStateError('No model is loaded: choose or download one first');
+    checkInstruction(settings.instruction);
     let layerId: string;
-    let firstRun: boolean;
+    const createsLayer = options.rerunOf === undefined;
     const placement = options.placement ?? 'delta';
-    const request: EditRequest = { ...settings, model: this.model(), placement };
+    // Fields in schema order, so a saved request reads back (and saves again) byte for byte.
+    const request: EditRequest = { ...settingsOf(settings), model: this.model(), placement };
     if (options.rerunOf !== undefined) {
       const layer = this.layer(options.rerunOf);
-      if ([...this.jobs.values()].some((job) => job.layerId === layer.id)) {
+      if (this.busyLayers().has(layer.id)) {
         throw new DocumentStateError(`“${layer.name}” is already queued or running`);
       }
+      // The layer stays as it is until the run ends: the job carries the new settings.
       layerId = layer.id;
-      firstRun = layer.variants.length === 0;
-      if (firstRun)
-        this.commit(applyAction(this.record, { type: 'add-edit', layer: { ...layer, request } }).doc);
     } else {
       layerId = newId('layer');
-      firstRun = true;
       const layer: EditLayer = {
         id: layerId,
         kind: 'edit',
@@ -278,8 +298,9 @@ export class DocumentSession {
         status: { state: 'queued', reason: null },
         createdAt: this.now(),
       };
-      // A pending layer lives outside history until its first result lands (then creationDiff).
+      // Outside history until its first result lands (then its creation is recorded).
       this.record = applyAction(this.record, { type: 'add-edit', layer }).doc;
+      this.outsideHistory.add(layerId);
     }
     const jobId = newId('job');
     let settle: (outcome: JobOutcome) => void = () => undefined;
@@ -288,15 +309,17 @@ export class DocumentSession {
       layerId,
       request,
       activate: options.activate ?? true,
-      firstRun,
+      createsLayer,
       phase: 'queued',
       controller: new AbortController(),
       done: new Promise<JobOutcome>((resolve) => (settle = resolve)),
+      settle: (outcome) => settle(outcome),
+      settled: false,
     };
     this.jobs.set(jobId, job);
     this.commit(this.record, false);
     this.emitJob({ jobId, layerId, status: 'queued', error: null });
-    this.queue = this.queue.then(() => this.run(job).then(settle));
+    this.queue = this.queue.then(() => this.run(job));
     return { jobId, layerId };
   }
 
@@ -317,37 +340,58 @@ export class DocumentSession {
     return out;
   }
 
-  /** Cancels a queued or running job. Nothing already in the document is lost. */
+  /**
+   * Cancels a queued or running job. Nothing already in the document is lost. A queued job ends at
+   * once; a running one when the engine stops.
+   */
   cancel(jobId: string): boolean {
     const job = this.jobs.get(jobId);
     if (!job) return false;
     job.controller.abort();
+    if (job.phase === 'queued') this.failed(job, null);
     return true;
   }
 
   cancelAll(): void {
-    for (const job of this.jobs.values()) job.controller.abort();
+    for (const job of [...this.jobs.values()]) this.cancel(job.id);
   }
 
-  /** Re-runs every stale (or never run) layer, bottom first, each on the composite below it then. */
-  async rerunStale(
-    overrides: Partial<EditSettings> = {},
-  ): Promise<{ layerId: string; outcome: JobOutcome }[]> {
-    const results: { layerId: string; outcome: JobOutcome }[] = [];
+  /**
+   * Re-runs every stale (or never run) layer, bottom first, each on the composite below it then.
+   * Layers already queued or running are left to their jobs (and reported as skipped).
+   */
+  async rerunStale(overrides: Partial<EditSettings> = {}): Promise<RerunStaleReport> {
+    const report: RerunStaleReport = { rerun: [], skipped: [] };
+    const seen = new Set<string>();
     // One at a time: each re-run changes the source of the layers above it.
     for (;;) {
-      const next = staleLayerIds(this.record).find((id) => !results.some((r) => r.layerId === id));
+      const busy = this.busyLayers();
+      let next: string | undefined;
+      for (const id of staleLayerIds(this.record)) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        if (!busy.has(id)) {
+          next = id;
+          break;
+        }
+        report.skipped.push({ layerId: id, reason: 'already queued or running' });
+      }
       if (next === undefined) break;
       const layer = this.layer(next);
       const { jobId } = this.enqueue({ ...settingsOf(layer.request), ...overrides }, { rerunOf: next });
       const outcome = (await this.waitFor(jobId)) ?? 'failed';
-      results.push({ layerId: next, outcome });
+      report.rerun.push({ layerId: next, outcome });
       if (outcome !== 'done') break;
     }
-    return results;
+    return report;
   }
 
-  private async run(job: Job): Promise<JobOutcome> {
+  private busyLayers(): Set<string> {
+    return new Set([...this.jobs.values()].map((job) => job.layerId));
+  }
+
+  private async run(job: Job): Promise<void> {
+    if (job.settled) return; // cancelled while queued
     const { signal } = job.controller;
     try {
       if (signal.aborted) throw cancelled();
@@ -371,6 +415,7 @@ export class DocumentSession {
       });
       if (signal.aborted) throw cancelled();
       const placed = await placeResult(source, result, job.request.placement);
+      if (signal.aborted) throw cancelled();
       const variant: Variant = {
         id: newId('variant'),
         request: job.request,
@@ -383,44 +428,58 @@ export class DocumentSession {
         createdAt: this.now(),
         durationMs: Math.round(performance.now() - started),
       };
+      job.settled = true;
       this.jobs.delete(job.id);
       this.land(job, variant);
       this.emitJob({ jobId: job.id, layerId: job.layerId, status: 'done', error: null });
-      return 'done';
+      job.settle('done');
     } catch (error) {
-      this.jobs.delete(job.id);
       const wasCancelled = signal.aborted || (error as Error).name === CANCELLED_ERROR_NAME;
-      const message = wasCancelled ? null : errorMessage(error);
-      const layer = this.record.layers[job.layerId];
-      if (layer && job.firstRun && layer.variants.length === 0) {
-        this.record = applyAction(this.record, {
-          type: 'set-failure',
-          layerId: layer.id,
-          failure: message ?? CANCELLED_FAILURE,
-        }).doc;
-      } else if (layer && message !== null) {
-        this.record = applyAction(this.record, {
-          type: 'set-failure',
-          layerId: layer.id,
-          failure: message,
-        }).doc;
-      }
-      this.commit(this.record, false);
-      this.emitJob({
-        jobId: job.id,
-        layerId: job.layerId,
-        status: wasCancelled ? 'cancelled' : 'failed',
-        error: message,
-      });
-      return wasCancelled ? 'cancelled' : 'failed';
+      this.failed(job, wasCancelled ? null : errorMessage(error));
     }
   }
 
-  /** A finished job's result enters the document as one undoable step. */
+  /**
+   * A job that ended without a result (`message` null: cancelled). A layer outside history is the
+   * runner's: it keeps the failure (a cancelled new edit is marked so, to re-run or delete). A layer
+   * history knows gets the failure as a recorded step; a cancel changes nothing in it.
+   */
+  private failed(job: Job, message: string | null): void {
+    if (job.settled) return;
+    job.settled = true;
+    this.jobs.delete(job.id);
+    const layer = this.record.layers[job.layerId];
+    if (layer && this.outsideHistory.has(layer.id)) {
+      const failure = message ?? (job.createsLayer ? CANCELLED_FAILURE : layer.failure);
+      const request = message !== null ? job.request : layer.request;
+      this.commit(
+        applyAction(this.record, { type: 'set-failure', layerId: layer.id, failure, request }).doc,
+        false,
+      );
+    } else if (layer && message !== null && !this.disposed) {
+      const request = layer.variants.length === 0 ? { request: job.request } : {};
+      if (!this.apply({ type: 'set-failure', layerId: layer.id, failure: message, ...request }))
+        this.commit(this.record, false);
+    } else {
+      this.commit(this.record, false);
+    }
+    this.emitJob({
+      jobId: job.id,
+      layerId: job.layerId,
+      status: message === null ? 'cancelled' : 'failed',
+      error: message,
+    });
+    job.settle(message === null ? 'cancelled' : 'failed');
+  }
+
+  /**
+   * A finished job's result enters the document as one undoable step: the creation of a layer that
+   * was outside history (placed by the layers below it), or a new variant of one history knows.
+   */
   private land(job: Job, variant: Variant): void {
     const layer = this.record.layers[job.layerId];
     if (!layer) return; // deleted while it ran: the result has nowhere to go
-    if (layer.variants.length === 0) {
+    if (this.outsideHistory.has(layer.id)) {
       const completed: EditLayer = {
         ...layer,
         request: variant.request,
@@ -428,18 +487,37 @@ export class DocumentSession {
         activeVariantId: variant.id,
         failure: null,
       };
-      const index = this.record.order.indexOf(layer.id);
-      const doc = applyAction(this.record, { type: 'add-edit', layer: completed }).doc;
+      const diff = creationDiff(completed, idsBelow(this.record.order, layer.id));
       this.history.push({
         label: actionLabel(this.record, { type: 'add-edit', layer: completed }),
         type: 'add-edit',
-        diff: creationDiff(completed, index),
+        diff,
         at: this.now(),
       });
-      this.commit(doc);
+      this.outsideHistory.delete(layer.id);
+      this.commit(applyDiff(this.record, diff));
     } else {
-      this.apply({ type: 'add-variant', layerId: layer.id, variant, activate: job.activate });
+      const activate = job.activate || layer.variants.length === 0;
+      this.apply({ type: 'add-variant', layerId: layer.id, variant, activate });
     }
+  }
+
+  /** Refuses what the records cannot hold: a mask of another size or kind, an empty instruction. */
+  private validate(action: DocumentAction): void {
+    if (action.type === 'set-mask' && action.mask !== null) {
+      const info = this.store.info(action.mask);
+      if (!info) {
+        throw new DocumentActionError('invalid', "The mask's pixels are not in the document's pixel store");
+      }
+      const { width, height } = this.record;
+      if (info.kind !== 'gray' || info.width !== width || info.height !== height) {
+        throw new DocumentActionError(
+          'invalid',
+          `A mask must be ${width}×${height} grey pixels, got ${info.width}×${info.height} ${info.kind === 'gray' ? 'grey' : 'RGB'}`,
+        );
+      }
+    }
+    if (action.type === 'add-edit') checkInstruction(action.layer.request.instruction);
   }
 
   // ---- Lifecycle --------------------------------------------------------------------------------
@@ -476,6 +554,12 @@ export class DocumentSession {
 
 function newId(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 13)}`;
+}
+
+function checkInstruction(instruction: string): void {
+  if (instruction.trim() === '') {
+    throw new DocumentActionError('invalid', 'The instruction is empty: write what the edit should change');
+  }
 }
 
 function layerName(instruction: string): string {

@@ -1,14 +1,16 @@
 /**
  * Named document actions and the reducer that turns one into a diff. Every user operation is one
- * of these (undoable), plus a few the job runner uses outside history (set-failure, and add-edit /
- * delete-layer for pending layers). Pixels are referenced by hash: painting a mask is recorded as
- * the new mask's hash, never as a bitmap.
+ * of these (undoable), and so is every change the job runner makes to a layer history knows (a
+ * result, a failure). Only layers outside history (a new edit before its first result) are changed
+ * by the runner without a record. Pixels are referenced by hash: painting a mask is recorded as the
+ * new mask's hash, never as a bitmap.
  */
-import { applyDiff, layerFieldChange, type DocumentDiff } from './diff';
+import { applyDiff, idsBelow, layerFieldChange, type DocumentDiff } from './diff';
 import {
   BLEND_MODES,
   type BlendMode,
   type DocumentRecord,
+  type EditRequest,
   type Layer,
   type PixelRef,
   type Variant,
@@ -33,8 +35,11 @@ export type DocumentAction =
   | { type: 'set-mask'; layerId: string; mask: PixelRef | null; how: MaskChangeKind }
   /** Copies a layer (variants, mask, settings: pixels shared by hash) right above it. */
   | { type: 'duplicate-layer'; layerId: string; newId: string; name?: string }
-  /** Runner bookkeeping, outside history: the reason the last run failed (null to clear). */
-  | { type: 'set-failure'; layerId: string; failure: string | null };
+  /**
+   * The reason the last run failed (null to clear); `request`: the settings it ran with, for a layer
+   * without a result (the next re-run starts from them).
+   */
+  | { type: 'set-failure'; layerId: string; failure: string | null; request?: EditRequest };
 
 export type DocumentActionType = DocumentAction['type'];
 
@@ -73,7 +78,7 @@ export function planAction(doc: DocumentRecord, action: DocumentAction): Documen
       }
       return {
         layers: { [action.layer.id]: { before: null, after: action.layer } },
-        order: [{ op: 'insert', id: action.layer.id, index }],
+        order: [{ op: 'insert', id: action.layer.id, below: doc.order.slice(0, index) }],
       };
     }
     case 'add-variant': {
@@ -102,7 +107,7 @@ export function planAction(doc: DocumentRecord, action: DocumentAction): Documen
       const layer = needLayer(doc, action.layerId);
       return {
         layers: { [layer.id]: { before: layer, after: null } },
-        order: [{ op: 'remove', id: layer.id, index: doc.order.indexOf(layer.id) }],
+        order: [{ op: 'remove', id: layer.id, below: idsBelow(doc.order, layer.id) }],
       };
     }
     case 'move-layer': {
@@ -112,9 +117,20 @@ export function planAction(doc: DocumentRecord, action: DocumentAction): Documen
       if (!Number.isInteger(to) || to < 0 || to >= doc.order.length) {
         throw new DocumentActionError('invalid', `Layer index ${to} is outside 0..${doc.order.length - 1}`);
       }
-      return from === to
-        ? { layers: {}, order: [] }
-        : { layers: {}, order: [{ op: 'move', id: action.layerId, from, to }] };
+      if (from === to) return { layers: {}, order: [] };
+      const moved = doc.order.filter((id) => id !== action.layerId);
+      moved.splice(to, 0, action.layerId);
+      return {
+        layers: {},
+        order: [
+          {
+            op: 'move',
+            id: action.layerId,
+            from: idsBelow(doc.order, action.layerId),
+            to: idsBelow(moved, action.layerId),
+          },
+        ],
+      };
     }
     case 'set-visibility': {
       const layer = needLayer(doc, action.layerId);
@@ -153,12 +169,16 @@ export function planAction(doc: DocumentRecord, action: DocumentAction): Documen
       const copy: Layer = { ...layer, id: action.newId, name: action.name ?? `${layer.name} copy` };
       return {
         layers: { [copy.id]: { before: null, after: copy } },
-        order: [{ op: 'insert', id: copy.id, index: doc.order.indexOf(layer.id) + 1 }],
+        order: [{ op: 'insert', id: copy.id, below: [...idsBelow(doc.order, layer.id), layer.id] }],
       };
     }
     case 'set-failure': {
       const layer = needLayer(doc, action.layerId);
-      return update(layer, { ...layer, failure: action.failure });
+      return update(layer, {
+        ...layer,
+        failure: action.failure,
+        ...(action.request ? { request: action.request } : {}),
+      });
     }
   }
 }
@@ -207,6 +227,6 @@ export function actionLabel(doc: DocumentRecord, action: DocumentAction): string
     case 'duplicate-layer':
       return `Duplicate ${quoted(name)}`;
     case 'set-failure':
-      return `Failure of ${quoted(name)}`;
+      return `Failed run of ${quoted(name)}`;
   }
 }

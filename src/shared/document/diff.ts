@@ -13,10 +13,15 @@ export interface LayerChange {
   after: Partial<Layer> | null;
 }
 
+/**
+ * A change of the layer order. Positions are never indices: a layer is placed by the ids that were
+ * below it when the change was recorded (bottom first), so replaying puts it right above the topmost
+ * of those still there, whatever layers outside history (queued or failed first edits) came or went.
+ */
 export type OrderOp =
-  | { op: 'insert'; id: string; index: number }
-  | { op: 'remove'; id: string; index: number }
-  | { op: 'move'; id: string; from: number; to: number };
+  | { op: 'insert'; id: string; below: string[] }
+  | { op: 'remove'; id: string; below: string[] }
+  | { op: 'move'; id: string; from: string[]; to: string[] };
 
 export interface DocumentDiff {
   layers: Record<string, LayerChange>;
@@ -59,8 +64,20 @@ export function layerFieldChange(before: Layer, after: Layer): LayerChange | nul
   return changed ? { before: b as Partial<Layer>, after: a as Partial<Layer> } : null;
 }
 
-function clampIndex(index: number, length: number): number {
-  return Math.max(0, Math.min(length, Math.trunc(index)));
+/** The ids below `id` in `order` (bottom first): where an order operation places it. */
+export function idsBelow(order: readonly string[], id: string): string[] {
+  const at = order.indexOf(id);
+  return at < 0 ? [...order] : order.slice(0, at);
+}
+
+/** The index right above the topmost of `below` that is in `order` (0 when none is). */
+function indexAbove(order: readonly string[], below: readonly string[]): number {
+  const present = new Map(order.map((id, i) => [id, i]));
+  for (let i = below.length - 1; i >= 0; i--) {
+    const at = present.get(below[i] as string);
+    if (at !== undefined) return at + 1;
+  }
+  return 0;
 }
 
 function applyOrderOp(order: string[], op: OrderOp): string[] {
@@ -69,20 +86,20 @@ function applyOrderOp(order: string[], op: OrderOp): string[] {
     case 'remove':
       return without;
     case 'insert': {
-      without.splice(clampIndex(op.index, without.length), 0, op.id);
+      without.splice(indexAbove(without, op.below), 0, op.id);
       return without;
     }
     case 'move': {
       if (without.length === order.length) return order; // not there: nothing to move
-      without.splice(clampIndex(op.to, without.length), 0, op.id);
+      without.splice(indexAbove(without, op.to), 0, op.id);
       return without;
     }
   }
 }
 
 /**
- * Applies a diff. Tolerant by design: a field patch for a layer that no longer exists is skipped
- * (the layer went away through a change outside the history, e.g. a cancelled job), so history
+ * Applies a diff. Tolerant by design: a field patch for a layer that does not exist is skipped (a
+ * layer outside history that a recorded step touched, and whose first result was undone), so history
  * replay can never resurrect a partial record.
  */
 export function applyDiff(doc: DocumentRecord, diff: DocumentDiff): DocumentRecord {
@@ -112,9 +129,9 @@ export function invertDiff(diff: DocumentDiff): DocumentDiff {
   const order: OrderOp[] = [...diff.order].reverse().map((op): OrderOp => {
     switch (op.op) {
       case 'insert':
-        return { op: 'remove', id: op.id, index: op.index };
+        return { op: 'remove', id: op.id, below: op.below };
       case 'remove':
-        return { op: 'insert', id: op.id, index: op.index };
+        return { op: 'insert', id: op.id, below: op.below };
       case 'move':
         return { op: 'move', id: op.id, from: op.to, to: op.from };
     }
@@ -122,10 +139,13 @@ export function invertDiff(diff: DocumentDiff): DocumentDiff {
   return { layers, order };
 }
 
-/** A diff that creates `layer` at `index` from nothing (used when a pending layer's first result lands). */
-export function creationDiff(layer: Layer, index: number): DocumentDiff {
+/**
+ * A diff that creates `layer` from nothing right above `below` (used when the first result of a layer
+ * outside history lands).
+ */
+export function creationDiff(layer: Layer, below: string[]): DocumentDiff {
   return {
     layers: { [layer.id]: { before: null, after: layer } },
-    order: [{ op: 'insert', id: layer.id, index }],
+    order: [{ op: 'insert', id: layer.id, below }],
   };
 }

@@ -115,8 +115,8 @@ export interface DocumentRecord {
 
 export const BASE_LAYER_ID = 'base';
 
-/** Processing-independent settings: the EditSettings part of a request. */
-export function settingsOf(request: EditRequest): EditSettings {
+/** Processing-independent settings: the EditSettings part of a request, fields in schema order. */
+export function settingsOf(request: EditSettings): EditSettings {
   const settings: EditSettings = {
     instruction: request.instruction,
     steps: request.steps,

@@ -136,7 +136,7 @@ export async function runRerunStaleCommand(args: string[], io: CliIo): Promise<n
   let rerun: number[] = [];
   if (orderedLayers(session.doc).some((layer) => layer.status.state !== 'fresh')) {
     const results = await withEngine(values, reporter, session, async () => {
-      const outcomes = await session.rerunStale();
+      const { rerun: outcomes } = await session.rerunStale();
       const failed = outcomes.find((entry) => entry.outcome !== 'done');
       return { outcome: failed?.outcome ?? 'done', layerId: failed?.layerId ?? '', outcomes };
     });
