@@ -9,12 +9,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** The Node.js versions vite 8, electron-vite 6, eslint 10 and Electron's downloader (require of ESM) run on. */
-const SUPPORTED_NODE = '^20.19.0 || >=22.12.0';
+const SUPPORTED_NODE = '^20.19.0 || >=22.13.0';
 
 /** Null when `version` (e.g. "20.20.2") is supported, else the reason. */
 function nodeVersionProblem(version) {
   const [major, minor] = version.split('.').map((part) => Number.parseInt(part, 10));
-  const supported = (major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major >= 23;
+  const supported = (major === 20 && minor >= 19) || (major === 22 && minor >= 13) || major >= 23;
   if (supported) return null;
   return (
     `Instruct Edit needs Node.js ${SUPPORTED_NODE}; this is Node.js ${version}.\n` +

@@ -154,19 +154,19 @@ describe('Node.js version check before start', () => {
       { encoding: 'utf8', env: { ...freshEnv({}), ELECTRON_EXEC_PATH: process.execPath } },
     );
 
-  it.each(['18.20.4', '20.18.1', '21.7.3', '22.11.0'])(
+  it.each(['18.20.4', '20.18.1', '21.7.3', '22.12.0'])(
     'refuses Node %s with a readable message',
     (version) => {
       const run = check(version);
       expect(run.status).toBe(1);
       expect(run.stderr).toContain(
-        `Instruct Edit needs Node.js ^20.19.0 || >=22.12.0; this is Node.js ${version}.`,
+        `Instruct Edit needs Node.js ^20.19.0 || >=22.13.0; this is Node.js ${version}.`,
       );
       expect(run.stderr).not.toContain(' at '); // a message, not a stack trace
     },
   );
 
-  it.each(['20.19.0', '22.12.0', '24.1.0'])('accepts Node %s', (version) => {
+  it.each(['20.19.0', '22.13.0', '24.1.0'])('accepts Node %s', (version) => {
     const run = check(version);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
@@ -177,7 +177,7 @@ describe('Node.js version check before start', () => {
       engines: { node: string };
       scripts: Record<string, string>;
     };
-    expect(pkg.engines.node).toBe('^20.19.0 || >=22.12.0');
+    expect(pkg.engines.node).toBe('^20.19.0 || >=22.13.0');
     expect(pkg.scripts.prestart).toBe('node scripts/ensure-electron.mjs');
     expect(pkg.scripts.predev).toBe('node scripts/ensure-electron.mjs');
   });
