@@ -2,7 +2,9 @@
  * electron-builder.yml matches electron-builder's schema and unpacks the native modules from the
  * asar; per-platform associations, the Linux desktop entry, the macOS entitlements, the release workflow.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -69,10 +71,11 @@ describe('electron-builder configuration', () => {
       };
     };
     const linux = config.linux as { fileAssociations: unknown[] };
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { desktopName: string };
     const packager = {
       appInfo: { productName: 'Instruct Edit', sanitizedProductName: 'Instruct Edit', description: '' },
       executableName: 'instruct-edit',
-      info: { metadata: { desktopName: 'instruct-edit.desktop' } },
+      info: { metadata: { desktopName: pkg.desktopName } },
       fileAssociations: linux.fileAssociations,
       config,
       platformSpecificBuildOptions: linux,
@@ -85,6 +88,8 @@ describe('electron-builder configuration', () => {
         .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
     );
     expect(lines.get('Exec')).toBe('"/opt/Instruct Edit/instruct-edit" %F');
+    // Electron's app_id comes from desktopName; the entry must name the same class.
+    expect(lines.get('StartupWMClass')).toBe('instruct-edit');
     expect(lines.get('MimeType')!.split(';').filter(Boolean).sort()).toEqual([
       'application/x-instruct-edit',
       'image/jpeg',
@@ -103,6 +108,33 @@ describe('electron-builder configuration', () => {
     expect(script).toContain('"$INSTDIR\\resources\\vc_redist.x64.exe" /install /quiet /norestart');
     expect(script).toContain('SOFTWARE\\Microsoft\\VisualStudio\\14.0\\VC\\Runtimes\\x64');
   });
+
+  const makensis = ['/usr/bin/makensis', '/usr/local/bin/makensis'].find((path) => existsSync(path));
+  it.skipIf(!makensis)(
+    'compiles the installer include with NSIS, warnings as errors (skipped: makensis absent)',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'nsis-'));
+      try {
+        // The include as electron-builder uses it: customInstall inserted in the install section.
+        const script = [
+          'Unicode true',
+          `OutFile "${join(dir, 'installer.exe')}"`,
+          'RequestExecutionLevel user',
+          'InstallDir "$LOCALAPPDATA\\Programs\\Instruct Edit"',
+          `!include "${join(ROOT, (config.nsis as { include: string }).include)}"`,
+          'Section',
+          '  !insertmacro customInstall',
+          'SectionEnd',
+        ].join('\n');
+        writeFileSync(join(dir, 'installer.nsi'), script);
+        const run = spawnSync(makensis!, ['-WX', '-V2', join(dir, 'installer.nsi')], { encoding: 'utf8' });
+        expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+        expect(existsSync(join(dir, 'installer.exe'))).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('gives macOS builds only the entitlements V8 needs (no disable-library-validation)', () => {
     const plist = readFileSync(join(ROOT, 'build/entitlements.mac.plist'), 'utf8');
