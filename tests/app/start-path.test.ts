@@ -35,10 +35,10 @@ interface Run {
   stderr: string;
 }
 
-/** `npm start` in `cwd`, asynchronously: the loopback mirror answers from this process. */
-function npmStart(cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Run> {
+/** `npm start` (or `npm run dev`) in `cwd`, asynchronously: the loopback mirror answers from this process. */
+function npmStart(cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number, script = 'start'): Promise<Run> {
   return new Promise((done, fail) => {
-    const child = spawn('npm', ['start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -71,43 +71,56 @@ describe.skipIf(!onPosix)('npm start on a fresh clone (fake Electron from a loop
     return dir;
   }
 
-  it('downloads Electron, builds the app and launches Electron with the project root', async () => {
-    const project = throwawayProject(ROOT);
-    cleanup.push(project);
-    const marker = join(tempDir('marker-'), 'launched.txt');
-    const mirror: FakeMirror = await startFakeMirror(ELECTRON_VERSION);
-    try {
-      const run = await npmStart(
-        project,
-        freshEnv({
-          ELECTRON_MIRROR: mirror.url,
-          electron_use_remote_checksums: '1',
-          electron_config_cache: tempDir('electron-cache-'),
-          FAKE_ELECTRON_MARKER: marker,
-        }),
-        180_000,
-      );
-      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-      expect(mirror.requests).toContain(
-        `/v${ELECTRON_VERSION}/electron-v${ELECTRON_VERSION}-${process.platform}-${process.arch}.zip`,
-      );
-      // electron's downloader wrote the pointer electron-vite reads, in the copy's package.
-      expect(readFileSync(join(project, 'node_modules/electron/path.txt'), 'utf8')).toBe(
-        process.platform === 'darwin' ? 'Electron.app/Contents/MacOS/Electron' : 'electron',
-      );
-      const launch = readFileSync(marker, 'utf8').trim().split('\n');
-      expect(launch[0]).toBe(`cwd=${realpathSync(project)}`);
-      // Launched with the project root ('.'), whose package.json names the built main entry.
-      expect(launch.slice(1)).toContain('arg=.');
-      const main = (JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { main: string }).main;
-      expect(existsSync(join(project, main))).toBe(true);
-      expect(existsSync(join(project, 'out/main/engine-worker.js'))).toBe(true);
-      expect(existsSync(join(project, 'out/preload/index.js'))).toBe(true);
-      expect(existsSync(join(project, 'out/renderer/index.html'))).toBe(true);
-    } finally {
-      await mirror.close();
-    }
-  }, 240_000);
+  it.each(['start', 'dev'])(
+    'npm %s downloads Electron, builds the app and launches Electron with the project root',
+    async (script) => {
+      const project = throwawayProject(ROOT);
+      cleanup.push(project);
+      const marker = join(tempDir('marker-'), 'launched.txt');
+      const mirror: FakeMirror = await startFakeMirror(ELECTRON_VERSION);
+      try {
+        const run = await npmStart(
+          project,
+          freshEnv({
+            ELECTRON_MIRROR: mirror.url,
+            electron_use_remote_checksums: '1',
+            electron_config_cache: tempDir('electron-cache-'),
+            FAKE_ELECTRON_MARKER: marker,
+          }),
+          180_000,
+          script,
+        );
+        expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+        expect(mirror.requests).toContain(
+          `/v${ELECTRON_VERSION}/electron-v${ELECTRON_VERSION}-${process.platform}-${process.arch}.zip`,
+        );
+        // electron's downloader wrote the pointer electron-vite reads, in the copy's package.
+        expect(readFileSync(join(project, 'node_modules/electron/path.txt'), 'utf8')).toBe(
+          process.platform === 'darwin' ? 'Electron.app/Contents/MacOS/Electron' : 'electron',
+        );
+        const launch = readFileSync(marker, 'utf8').trim().split('\n');
+        expect(launch[0]).toBe(`cwd=${realpathSync(project)}`);
+        // Launched with the project root ('.'), whose package.json names the built main entry.
+        expect(launch.slice(2)).toContain('arg=.');
+        const main = (JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { main: string })
+          .main;
+        expect(existsSync(join(project, main))).toBe(true);
+        expect(existsSync(join(project, 'out/main/engine-worker.js'))).toBe(true);
+        expect(existsSync(join(project, 'out/preload/index.js'))).toBe(true);
+        if (script === 'start') {
+          // The built renderer, loaded from the app protocol.
+          expect(launch[1]).toBe('renderer=');
+          expect(existsSync(join(project, 'out/renderer/index.html'))).toBe(true);
+        } else {
+          // Development: the renderer comes from Vite's dev server.
+          expect(launch[1]).toMatch(/^renderer=http:\/\/(localhost|127\.0\.0\.1|\[::1\]):\d+/);
+        }
+      } finally {
+        await mirror.close();
+      }
+    },
+    240_000,
+  );
 
   it('stops with advice (mirror, proxy, what to do) when the download fails', async () => {
     const project = throwawayProject(ROOT);

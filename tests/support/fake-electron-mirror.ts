@@ -21,12 +21,13 @@ export function electronExecutableInZip(platform: NodeJS.Platform = process.plat
 
 /**
  * A zip shaped like Electron's release: the executable is a shell script that writes its working
- * directory and arguments, one per line, to the file named by $FAKE_ELECTRON_MARKER, and exits 0.
+ * directory, the dev server's URL (if any) and its arguments, one per line, to the file named by
+ * $FAKE_ELECTRON_MARKER, and exits 0.
  */
 export function fakeElectronZip(version: string): Uint8Array {
   const script = [
     '#!/bin/sh',
-    '{ echo "cwd=$(pwd -P)"; for arg in "$@"; do echo "arg=$arg"; done; } > "$FAKE_ELECTRON_MARKER"',
+    '{ echo "cwd=$(pwd -P)"; echo "renderer=$ELECTRON_RENDERER_URL"; for arg in "$@"; do echo "arg=$arg"; done; } > "$FAKE_ELECTRON_MARKER"',
     'exit 0',
     '',
   ].join('\n');
