@@ -72,7 +72,7 @@ describe.skipIf(!onPosix)('npm start on a fresh clone (fake Electron from a loop
   }
 
   it.each(['start', 'dev'])(
-    'npm %s downloads Electron, builds the app and launches Electron with the project root',
+    'npm run %s downloads Electron, builds the app and launches Electron with the project root',
     async (script) => {
       const project = throwawayProject(ROOT);
       cleanup.push(project);
