@@ -82,13 +82,17 @@ const settings: EditSettings = {
 const onLinuxX64 = process.platform === 'linux' && process.arch === 'x64';
 
 describe.skipIf(!onLinuxX64)('packaged Linux x64 app (electron-builder --dir, stub Electron)', () => {
-  const work = mkdtempSync(join(tmpdir(), 'packaging-'));
-  const appDir = join(work, 'dist', 'linux-unpacked');
-  const resources = join(appDir, 'resources');
-  const archive = join(resources, 'app.asar');
+  let work: string;
+  let appDir: string;
+  let resources: string;
+  let archive: string;
   let asarFiles: string[];
 
   beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'packaging-'));
+    appDir = join(work, 'dist', 'linux-unpacked');
+    resources = join(appDir, 'resources');
+    archive = join(resources, 'app.asar');
     await run([join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build']);
     const stub = makeStubElectronDist(join(work, 'electron-dist'), ELECTRON_VERSION);
     await run([
@@ -103,7 +107,7 @@ describe.skipIf(!onLinuxX64)('packaged Linux x64 app (electron-builder --dir, st
   }, 300_000);
 
   afterAll(() => {
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('unpacks the Linux x64 native binaries and ships no other platform’s', () => {
