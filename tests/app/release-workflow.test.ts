@@ -46,6 +46,8 @@ describe('release workflow', () => {
     ]);
     for (const [, dist] of matrix) expect(pkg.scripts[dist!]).toMatch(/electron-builder --(win|mac|linux)$/);
     expect(runs).toContain('npm run ${{ matrix.dist }} -- --publish never');
+    // Unsigned macOS builds are signed ad hoc, without the hardened runtime (see the entitlements).
+    expect(runs).toContain('unsigned=(-c.mac.identity=- -c.mac.hardenedRuntime=false)');
   });
 
   it('installs with npm ci on a Node the project supports, and runs checks and tests first', () => {
