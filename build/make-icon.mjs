@@ -1,5 +1,5 @@
 /* global Buffer, URL */
-// Draws build/icon.png (1024×1024): a half-filled circle on a dark rounded square. Run: node build/make-icon.mjs
+// Draws resources/icon.png (1024×1024): a half-filled circle on a dark rounded square. Run: node build/make-icon.mjs
 import sharp from 'sharp';
 
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1024" height="1024" viewBox="0 0 1024 1024">
@@ -12,5 +12,5 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1024" height="1024" 
 
 await sharp(Buffer.from(svg))
   .png()
-  .toFile(new URL('./icon.png', import.meta.url).pathname);
-console.log('wrote build/icon.png');
+  .toFile(new URL('../resources/icon.png', import.meta.url).pathname);
+console.log('wrote resources/icon.png');
