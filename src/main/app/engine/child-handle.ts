@@ -1,0 +1,66 @@
+/**
+ * Turns a started child process (a Node ChildProcess or an Electron UtilityProcess: both are
+ * event emitters with 'message', 'exit' and 'error') into a WorkerHandle. The exit listeners run
+ * exactly once, whichever comes first: 'exit', or 'error' (a spawn failure in Node; a fatal V8
+ * error in a utilityProcess, which Electron throws in the main process when nobody listens).
+ */
+import type { WorkerHandle } from '../engine-host';
+import type { WorkerToHost } from './protocol';
+
+export interface ChildProcessLike {
+  readonly pid?: number | undefined;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'exit', listener: (code: number | null, signal?: string | null) => void): unknown;
+  on(event: 'error', listener: (...details: unknown[]) => void): unknown;
+}
+
+export interface ChildHandleOptions<Child extends ChildProcessLike> {
+  /** Sends one message; only called while the child is running. */
+  send(child: Child, message: unknown): void;
+  /** Stops the child; only called while it is running. */
+  kill(child: Child): void;
+  /** Describes the 'error' event's arguments for the exit reason. */
+  describeError(...details: unknown[]): string;
+}
+
+export function createChildHandle<Child extends ChildProcessLike>(
+  child: Child,
+  options: ChildHandleOptions<Child>,
+): WorkerHandle {
+  const exitListeners: ((reason: string) => void)[] = [];
+  let exited = false;
+  let exitReason = '';
+  const finish = (reason: string) => {
+    if (exited) return;
+    exited = true;
+    exitReason = reason;
+    for (const listener of exitListeners.splice(0)) listener(reason);
+  };
+  child.on('exit', (code, signal) => finish(signal ? `killed by ${signal}` : `exit code ${code}`));
+  child.on('error', (...details) => finish(options.describeError(...details)));
+  return {
+    get pid() {
+      return child.pid ?? null;
+    },
+    send(message) {
+      if (!exited) options.send(child, message);
+    },
+    onMessage(listener) {
+      child.on('message', (message) => listener(message as WorkerToHost));
+    },
+    onExit(listener) {
+      if (exited) listener(exitReason);
+      else exitListeners.push(listener);
+    },
+    kill() {
+      if (!exited) options.kill(child);
+    },
+  };
+}
+
+/** Electron's utilityProcess 'error' event: (type, location, report). */
+export function describeUtilityProcessError(...details: unknown[]): string {
+  const [type, location] = details;
+  const where = typeof location === 'string' && location ? ` at ${location}` : '';
+  return `${typeof type === 'string' ? type : 'fatal error'}${where}`;
+}
