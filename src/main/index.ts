@@ -3,11 +3,9 @@
  * permissions), the application menu, native dialogs, recent files, a single instance; the
  * contract's handlers behind IPC; the engine in a utilityProcess.
  */
-import { existsSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
-import { app, BrowserWindow } from 'electron';
+import { join } from 'node:path';
+import { app } from 'electron';
 import { createAppCore, type AppCore } from './app/app-core';
-import { IMAGE_EXTENSIONS, PROJECT_EXTENSION } from './app/dialogs';
 import { createDocumentService } from './app/document-adapter';
 import { handleAppProtocol, registerAppScheme } from './app/electron/app-protocol';
 import { createElectronDialogs } from './app/electron/dialogs';
@@ -16,37 +14,25 @@ import { buildMenu } from './app/electron/menu';
 import { applySecurity } from './app/electron/security';
 import { createUtilityLauncher } from './app/electron/utility-launcher';
 import { createEditorWindow } from './app/electron/window';
+import { openableFiles } from './app/launch-args';
+import { WindowManager } from './app/window-manager';
 
 const devUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
-let mainWindow: BrowserWindow | null = null;
 let core: AppCore | null = null;
-const pendingOpens: string[] = [];
-
-function openableFile(arg: string): string | null {
-  const extension = extname(arg).slice(1).toLowerCase();
-  if (![...IMAGE_EXTENSIONS, PROJECT_EXTENSION].includes(extension)) return null;
-  const path = resolve(arg);
-  return existsSync(path) ? path : null;
-}
 
 /** A file the user opened through the OS (command line, "Open with", dock): they chose it. */
-function openFromOs(path: string): void {
-  if (!core) {
-    pendingOpens.push(path);
-    return;
-  }
+function openChosenFile(path: string): void {
+  if (!core) return;
   core.policy.grantFile(path, 'read', 'write');
   void core.dispatcher.dispatch('document.openPath', { path }).then((result) => {
     if (!result.ok) console.error(`Could not open ${path}: ${result.error.message}`);
   });
-  focusWindow();
 }
 
-function focusWindow(): void {
-  if (!mainWindow) return;
-  if (mainWindow.isMinimized()) mainWindow.restore();
-  mainWindow.focus();
-}
+const windows = new WindowManager({
+  createWindow: () => createEditorWindow(devUrl),
+  openFile: openChosenFile,
+});
 
 function refreshMenu(): void {
   if (!core) return;
@@ -65,7 +51,7 @@ function refreshMenu(): void {
       refreshMenu();
     },
     recentFiles: () => current.settings.recentFiles(),
-    toggleDevTools: () => mainWindow?.webContents.toggleDevTools(),
+    toggleDevTools: () => windows.current()?.webContents.toggleDevTools(),
   });
 }
 
@@ -74,21 +60,17 @@ registerAppScheme();
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  app.on('second-instance', (_event, argv) => {
-    for (const arg of argv.slice(1)) {
-      const path = openableFile(arg);
-      if (path) openFromOs(path);
-    }
-    focusWindow();
+  app.on('second-instance', (_event, argv, workingDirectory) => {
+    for (const path of openableFiles(argv.slice(1), workingDirectory)) windows.openFromOs(path);
+    // A second launch (even without files) shows the editor; on macOS it may have no window left.
+    if (app.isReady()) windows.ensureWindow();
+    windows.focus();
   });
   app.on('open-file', (event, path) => {
     event.preventDefault();
-    openFromOs(path);
+    windows.openFromOs(path);
   });
-  for (const arg of process.argv.slice(1)) {
-    const path = openableFile(arg);
-    if (path) pendingOpens.push(path);
-  }
+  for (const path of openableFiles(process.argv.slice(1), process.cwd())) windows.openFromOs(path);
 
   void app.whenReady().then(() => {
     applySecurity(devUrl);
@@ -98,7 +80,7 @@ if (!app.requestSingleInstanceLock()) {
       version: app.getVersion(),
       configDir: app.getPath('userData'),
       launcher: createUtilityLauncher(join(__dirname, 'engine-worker.js')),
-      dialogs: createElectronDialogs(() => mainWindow),
+      dialogs: createElectronDialogs(() => windows.current()),
       createDocuments: (engine) =>
         createDocumentService(engine, {
           appVersion: app.getVersion(),
@@ -111,16 +93,8 @@ if (!app.requestSingleInstanceLock()) {
     });
     connectIpc(core, devUrl);
     refreshMenu();
-    mainWindow = createEditorWindow(devUrl);
-    mainWindow.on('closed', () => {
-      mainWindow = null;
-    });
-    mainWindow.webContents.once('did-finish-load', () => {
-      for (const path of pendingOpens.splice(0)) openFromOs(path);
-    });
-    app.on('activate', () => {
-      if (BrowserWindow.getAllWindows().length === 0) mainWindow = createEditorWindow(devUrl);
-    });
+    windows.start();
+    app.on('activate', () => windows.ensureWindow());
   });
 
   app.on('window-all-closed', () => {
