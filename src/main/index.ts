@@ -1,56 +1,51 @@
 /**
  * Electron main: one editor window (secure preferences, CSP, no navigation, no new windows, no
- * permissions), the application menu, native dialogs, recent files, a single instance; the
- * contract's handlers behind IPC; the engine in a utilityProcess.
+ * permissions), the application menu, native dialogs, recent files, a single instance. Everything
+ * behind the contract (documents, pixels, the engine) runs in the backend process, a plain Node
+ * process started from Electron's binary: main loads no native image code (sharp, onnxruntime)
+ * next to Chromium's GTK and GLib, and only forwards IPC calls and events.
  */
 import { join } from 'node:path';
 import { app } from 'electron';
-import { createAppCore, type AppCore } from './app/app-core';
-import { createDocumentService } from './app/document-adapter';
+import { BackendClient, createBackendLauncher } from './app/backend/backend-client';
 import { handleAppProtocol, registerAppScheme } from './app/electron/app-protocol';
 import { createElectronDialogs } from './app/electron/dialogs';
 import { connectIpc } from './app/electron/ipc';
 import { buildMenu } from './app/electron/menu';
 import { applySecurity } from './app/electron/security';
-import { createUtilityLauncher } from './app/electron/utility-launcher';
 import { createEditorWindow } from './app/electron/window';
+import { ENGINE_KIND_ENV } from './app/engine/protocol';
+import { EventBus } from './app/event-bus';
 import { openableFiles } from './app/launch-args';
 import { WindowManager } from './app/window-manager';
 
 const devUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
-let core: AppCore | null = null;
-
-/** A file the user opened through the OS (command line, "Open with", dock): they chose it. */
-function openChosenFile(path: string): void {
-  if (!core) return;
-  core.policy.grantFile(path, 'read', 'write');
-  void core.dispatcher.dispatch('document.openPath', { path }).then((result) => {
-    if (!result.ok) console.error(`Could not open ${path}: ${result.error.message}`);
-  });
-}
+/** Events that start in main (menu commands); the backend's come through the client. */
+const mainEvents = new EventBus();
+let backend: BackendClient | null = null;
 
 const windows = new WindowManager({
   createWindow: () => createEditorWindow(devUrl),
-  openFile: openChosenFile,
+  // A file the user opened through the OS (command line, "Open with", dock): they chose it.
+  openFile: (path) => backend?.openChosenFile(path),
 });
 
 function refreshMenu(): void {
-  if (!core) return;
-  const current = core;
+  const client = backend;
+  if (!client) return;
   buildMenu({
-    command: (command) => current.bus.emit('menu.command', { command }),
+    command: (command) => mainEvents.emit('menu.command', { command }),
     openRecent: (path) => {
-      void current.dispatcher.dispatch('document.openPath', { path }).then((result) => {
+      void client.dispatch('document.openPath', { path }).then((result) => {
         if (!result.ok) console.error(result.error.message);
-        refreshMenu();
       });
     },
     clearRecent: () => {
-      current.settings.clearRecent();
+      client.clearRecent();
       app.clearRecentDocuments();
       refreshMenu();
     },
-    recentFiles: () => current.settings.recentFiles(),
+    recentFiles: () => client.recentFiles(),
     toggleDevTools: () => windows.current()?.webContents.toggleDevTools(),
   });
 }
@@ -75,23 +70,40 @@ if (!app.requestSingleInstanceLock()) {
   void app.whenReady().then(() => {
     applySecurity(devUrl);
     handleAppProtocol(join(__dirname, '../renderer'));
-    core = createAppCore({
-      mode: 'electron',
-      version: app.getVersion(),
-      configDir: app.getPath('userData'),
-      launcher: createUtilityLauncher(join(__dirname, 'engine-worker.js')),
+    const client = new BackendClient({
+      launcher: createBackendLauncher({
+        entry: join(__dirname, 'backend.js'),
+        config: {
+          version: app.getVersion(),
+          configDir: app.getPath('userData'),
+          engine: process.env[ENGINE_KIND_ENV] === 'fake' ? 'fake' : 'onnx',
+        },
+        // Electron's own binary as plain Node: no Chromium, no GTK (needs the RunAsNode fuse on).
+        execPath: process.execPath,
+        env: { ELECTRON_RUN_AS_NODE: '1' },
+      }),
       dialogs: createElectronDialogs(() => windows.current()),
-      createDocuments: (engine) =>
-        createDocumentService(engine, {
-          appVersion: app.getVersion(),
-          recoveryFolder: join(app.getPath('userData'), 'recovery'),
-        }),
-      onRecent: (path) => {
-        app.addRecentDocument(path);
+      onRecent: (added) => {
+        if (added) app.addRecentDocument(added);
         refreshMenu();
       },
     });
-    connectIpc(core, devUrl);
+    backend = client;
+    client.start();
+    connectIpc(
+      {
+        dispatcher: client,
+        subscribe: (sink) => {
+          const fromBackend = client.subscribe(sink);
+          const fromMain = mainEvents.subscribe(sink);
+          return () => {
+            fromBackend();
+            fromMain();
+          };
+        },
+      },
+      devUrl,
+    );
     refreshMenu();
     windows.start();
     app.on('activate', () => windows.ensureWindow());
@@ -103,9 +115,9 @@ if (!app.requestSingleInstanceLock()) {
 
   let quitting = false;
   app.on('before-quit', (event) => {
-    if (quitting || !core) return;
+    if (quitting || !backend) return;
     event.preventDefault();
     quitting = true;
-    void core.dispose().finally(() => app.quit());
+    void backend.dispose().finally(() => app.quit());
   });
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { EngineCrashedError, EngineHost } from '../../src/main/app/engine-host';
+import { EngineCrashedError, EngineHost, type WorkerHandle } from '../../src/main/app/engine-host';
 import { createChildHandle, describeUtilityProcessError } from '../../src/main/app/engine/child-handle';
 import { FakeChild } from '../support/fake-child';
 
-function utilityHandle(child: FakeChild) {
+function utilityHandle(child: FakeChild): WorkerHandle {
   return createChildHandle(child, {
     send: (running, message) => running.sent.push(message),
     kill: (running) => running.kills++,

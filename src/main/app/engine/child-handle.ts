@@ -4,8 +4,16 @@
  * exactly once, whichever comes first: 'exit', or 'error' (a spawn failure in Node; a fatal V8
  * error in a utilityProcess, which Electron throws in the main process when nobody listens).
  */
-import type { WorkerHandle } from '../engine-host';
-import type { WorkerToHost } from './protocol';
+
+/** The parent's handle on a child process that exchanges typed messages with it. */
+export interface ProcessHandle<Send, Receive> {
+  readonly pid: number | null;
+  send(message: Send): void;
+  onMessage(listener: (message: Receive) => void): void;
+  /** Called once when the process is gone; `reason` describes how (exit code, signal, fatal error). */
+  onExit(listener: (reason: string) => void): void;
+  kill(): void;
+}
 
 export interface ChildProcessLike {
   readonly pid?: number | undefined;
@@ -23,10 +31,10 @@ export interface ChildHandleOptions<Child extends ChildProcessLike> {
   describeError(...details: unknown[]): string;
 }
 
-export function createChildHandle<Child extends ChildProcessLike>(
+export function createChildHandle<Send, Receive, Child extends ChildProcessLike = ChildProcessLike>(
   child: Child,
   options: ChildHandleOptions<Child>,
-): WorkerHandle {
+): ProcessHandle<Send, Receive> {
   const exitListeners: ((reason: string) => void)[] = [];
   let exited = false;
   let exitReason = '';
@@ -46,7 +54,7 @@ export function createChildHandle<Child extends ChildProcessLike>(
       if (!exited) options.send(child, message);
     },
     onMessage(listener) {
-      child.on('message', (message) => listener(message as WorkerToHost));
+      child.on('message', (message) => listener(message as Receive));
     },
     onExit(listener) {
       if (exited) listener(exitReason);
