@@ -4,9 +4,13 @@
  * G_DEBUG=fatal-criticals so the first GLib-GObject-CRITICAL aborts the process.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { EngineHost } from '../../src/main/app/engine-host';
+import { createNodeLauncher } from '../../src/main/app/engine/node-launcher';
+import { makeTinyModel } from '../../src/main/engine/tiny-model/tiny-model';
 
 const ROOT = resolve(__dirname, '../..');
 const SYSTEM_GOBJECT = [
@@ -47,6 +51,40 @@ describe.skipIf(skipReason !== '')(
       expect(run.status).toBe(0);
       const result = JSON.parse(run.stdout.trim()) as { sum: number; expected: number };
       expect(result.sum).toBe(result.expected);
+    });
+
+    it('the engine worker (onnxruntime, and sharp resizing) edits a picture without a GLib critical', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'glib-engine-'));
+      await makeTinyModel(join(dir, 'model'), { flavor: 'optimum' });
+      const host = new EngineHost({
+        launcher: createNodeLauncher({
+          engine: 'onnx',
+          env: { LD_PRELOAD: SYSTEM_GOBJECT, G_DEBUG: 'fatal-criticals' },
+        }),
+      });
+      try {
+        await host.loadModel(join(dir, 'model'), 'auto');
+        // 100×70 is processed at 64×64: sharp resizes in the worker before inference.
+        const data = Uint8Array.from({ length: 100 * 70 * 3 }, (_, i) => (i * 13) % 256);
+        const result = await host.edit(
+          { width: 100, height: 70, data },
+          {
+            instruction: 'make it red',
+            steps: 2,
+            textGuidance: 7.5,
+            imageGuidance: 1.5,
+            seed: 3,
+            scheduler: 'euler',
+            resolution: 'native',
+          },
+        );
+        expect([result.processedSource.width, result.processedSource.height]).toEqual([64, 64]);
+        expect(result.image.data.length).toBe(result.image.width * result.image.height * 3);
+        expect(host.status().state).toBe('ready');
+      } finally {
+        await host.dispose();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   },
 );
