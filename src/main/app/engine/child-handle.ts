@@ -2,7 +2,8 @@
  * Turns a started child process (a Node ChildProcess or an Electron UtilityProcess: both are
  * event emitters with 'message', 'exit' and 'error') into a WorkerHandle. The exit listeners run
  * exactly once, whichever comes first: 'exit', or 'error' (a spawn failure in Node; a fatal V8
- * error in a utilityProcess, which Electron throws in the main process when nobody listens).
+ * error in a utilityProcess, which Electron throws in the main process when nobody listens). An
+ * 'error' without a listener would throw in the parent, so there always is one.
  */
 
 /** The parent's handle on a child process that exchanges typed messages with it. */
@@ -45,7 +46,18 @@ export function createChildHandle<Send, Receive, Child extends ChildProcessLike 
     for (const listener of exitListeners.splice(0)) listener(reason);
   };
   child.on('exit', (code, signal) => finish(signal ? `killed by ${signal}` : `exit code ${code}`));
-  child.on('error', (...details) => finish(options.describeError(...details)));
+  child.on('error', (...details) => {
+    const alive = !exited;
+    finish(options.describeError(...details));
+    // Whatever failed, a child we consider gone must not linger (and serve a second copy of its state).
+    if (alive) {
+      try {
+        options.kill(child);
+      } catch {
+        /* already gone */
+      }
+    }
+  });
   return {
     get pid() {
       return child.pid ?? null;
@@ -64,11 +76,4 @@ export function createChildHandle<Send, Receive, Child extends ChildProcessLike 
       if (!exited) options.kill(child);
     },
   };
-}
-
-/** Electron's utilityProcess 'error' event: (type, location, report). */
-export function describeUtilityProcessError(...details: unknown[]): string {
-  const [type, location] = details;
-  const where = typeof location === 'string' && location ? ` at ${location}` : '';
-  return `${typeof type === 'string' ? type : 'fatal error'}${where}`;
 }
