@@ -83,6 +83,8 @@ if (!app.requestSingleInstanceLock()) {
         env: { ELECTRON_RUN_AS_NODE: '1' },
       }),
       dialogs: createElectronDialogs(() => windows.current()),
+      // The document was in the backend: a fresh page offers its autosave from the new one.
+      onCrash: () => windows.current()?.webContents.reload(),
       onRecent: (added) => {
         if (added) app.addRecentDocument(added);
         refreshMenu();

@@ -27,6 +27,7 @@ if (!SYSTEM_GOBJECT) console.warn('Backend runs without the preloaded system lib
 function client(options: { env?: NodeJS.ProcessEnv; dialogs?: Dialogs | null } = {}) {
   const recent: (string | null)[] = [];
   const events: string[] = [];
+  const crashes: string[] = [];
   const backend = new BackendClient({
     launcher: createBackendLauncher({
       entry: join(ROOT, 'src/main/app/backend/backend-process.ts'),
@@ -35,9 +36,10 @@ function client(options: { env?: NodeJS.ProcessEnv; dialogs?: Dialogs | null } =
     }),
     dialogs: options.dialogs ?? null,
     onRecent: (added) => recent.push(added),
+    onCrash: (reason) => crashes.push(reason),
   });
   backend.subscribe((name) => events.push(name));
-  return { backend, recent, events };
+  return { backend, recent, events, crashes };
 }
 
 async function call<T>(backend: BackendClient, name: string, payload: unknown): Promise<T> {
@@ -126,10 +128,11 @@ describe('backend process behind the BackendClient', () => {
   );
 
   it('a backend that dies fails the calls in flight readably and restarts with the next call', async () => {
-    const { backend } = client();
+    const { backend, crashes } = client();
     running = backend;
     await call(backend, 'app.info', {});
     const first = backend.pid!;
+    expect(crashes).toEqual([]);
     process.kill(first, 'SIGKILL');
     const during = await backend.dispatch('app.info', {});
     // Either the call raced the kill and failed, or it already went to a new backend.
@@ -137,5 +140,8 @@ describe('backend process behind the BackendClient', () => {
     const after = await call<{ version: string }>(backend, 'app.info', {});
     expect(after.version).toBe('9.8.7');
     expect(backend.pid).not.toBe(first);
+    expect(crashes).toEqual(['killed by SIGKILL']);
+    await backend.dispose();
+    expect(crashes).toHaveLength(1);
   });
 });

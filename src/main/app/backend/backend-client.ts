@@ -53,6 +53,11 @@ export interface BackendClientOptions {
   dialogs: Dialogs | null;
   /** The recent files changed (`added`: the file just opened or saved). */
   onRecent?(added: string | null, recentFiles: readonly string[]): void;
+  /**
+   * The backend died unexpectedly (the open document lives there: the app reloads its window, whose
+   * first calls start a new backend and offer the autosave).
+   */
+  onCrash?(reason: string): void;
   /** A file opened from the OS could not be opened. */
   onOpenFailed?(path: string, message: string): void;
   /** How long the backend may take to stop at dispose before it is killed. */
@@ -146,9 +151,11 @@ export class BackendClient implements Dispatcher {
       running.exited = true;
       if (this.running === running) this.running = null;
       const message = `The app's backend process stopped (${reason}); it restarts with the next action`;
-      if (!this.disposed) console.error(message);
       for (const resolve of this.pendingCalls.values()) resolve(failure(message));
       this.pendingCalls.clear();
+      if (this.disposed) return;
+      console.error(message);
+      this.options.onCrash?.(reason);
     });
     return running;
   }
