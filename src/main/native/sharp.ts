@@ -30,9 +30,8 @@ const moduleInternals = Module as unknown as {
 
 /** The addon file sharp will require on this platform, or null when there is none to preload. */
 export function sharpAddonPath(resolver: NodeJS.Require): string | null {
-  if (process.platform !== 'linux') return null;
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  if (!report?.header?.glibcVersionRuntime) return null; // musl: no RTLD_DEEPBIND
+  // glibc only: musl has no RTLD_DEEPBIND (and its sharp package is @img/sharp-linuxmusl-*).
+  if (process.platform !== 'linux' || constants.dlopen.RTLD_DEEPBIND === undefined) return null;
   try {
     const packageDir = dirname(resolver.resolve(`@img/sharp-linux-${process.arch}/package`));
     const addon = readdirSync(join(packageDir, 'lib')).find((name) => name.endsWith('.node'));
