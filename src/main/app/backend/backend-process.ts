@@ -104,7 +104,10 @@ function runAsChildProcess(): void {
   const core = startBackend(
     config,
     {
-      send: (message) => send(message),
+      send: (message) => {
+        // After main is gone there is nobody to tell (the 'disconnect' handler below stops us).
+        if (process.connected) send(message);
+      },
       onMessage: (listener) => process.on('message', (message) => listener(message as MainToBackend)),
     },
     (code) => process.exit(code),
