@@ -8,7 +8,9 @@ export default defineConfig({
       rolldownOptions: {
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
-          // The engine worker runs in its own process (utilityProcess); node-launcher finds it by this name.
+          // Everything behind the contract runs in this process (Electron's binary as Node), not in main.
+          backend: resolve(__dirname, 'src/main/app/backend/backend-process.ts'),
+          // The engine worker runs in its own process, started by the backend beside this file.
           'engine-worker': resolve(__dirname, 'src/main/app/engine/worker.ts'),
         },
       },

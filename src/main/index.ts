@@ -1,71 +1,52 @@
 /**
  * Electron main: one editor window (secure preferences, CSP, no navigation, no new windows, no
- * permissions), the application menu, native dialogs, recent files, a single instance; the
- * contract's handlers behind IPC; the engine in a utilityProcess.
+ * permissions), the application menu, native dialogs, recent files, a single instance. Everything
+ * behind the contract (documents, pixels, the engine) runs in the backend process, a plain Node
+ * process started from Electron's binary: main loads no native image code (sharp, onnxruntime)
+ * next to Chromium's GTK and GLib, and only forwards IPC calls and events.
  */
-import { existsSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
-import { app, BrowserWindow } from 'electron';
-import { createAppCore, type AppCore } from './app/app-core';
-import { IMAGE_EXTENSIONS, PROJECT_EXTENSION } from './app/dialogs';
-import { createDocumentService } from './app/document-adapter';
+import { join } from 'node:path';
+import { app } from 'electron';
+import { BackendClient, createBackendLauncher } from './app/backend/backend-client';
 import { handleAppProtocol, registerAppScheme } from './app/electron/app-protocol';
 import { createElectronDialogs } from './app/electron/dialogs';
 import { connectIpc } from './app/electron/ipc';
 import { buildMenu } from './app/electron/menu';
 import { applySecurity } from './app/electron/security';
-import { createUtilityLauncher } from './app/electron/utility-launcher';
 import { createEditorWindow } from './app/electron/window';
+import { ENGINE_KIND_ENV } from './app/engine/protocol';
+import { EventBus } from './app/event-bus';
+import { openableFiles } from './app/launch-args';
+import { WindowManager } from './app/window-manager';
 
 const devUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
-let mainWindow: BrowserWindow | null = null;
-let core: AppCore | null = null;
-const pendingOpens: string[] = [];
+/** Events that start in main (menu commands); the backend's come through the client. */
+const mainEvents = new EventBus();
+let backend: BackendClient | null = null;
 
-function openableFile(arg: string): string | null {
-  const extension = extname(arg).slice(1).toLowerCase();
-  if (![...IMAGE_EXTENSIONS, PROJECT_EXTENSION].includes(extension)) return null;
-  const path = resolve(arg);
-  return existsSync(path) ? path : null;
-}
-
-/** A file the user opened through the OS (command line, "Open with", dock): they chose it. */
-function openFromOs(path: string): void {
-  if (!core) {
-    pendingOpens.push(path);
-    return;
-  }
-  core.policy.grantFile(path, 'read', 'write');
-  void core.dispatcher.dispatch('document.openPath', { path }).then((result) => {
-    if (!result.ok) console.error(`Could not open ${path}: ${result.error.message}`);
-  });
-  focusWindow();
-}
-
-function focusWindow(): void {
-  if (!mainWindow) return;
-  if (mainWindow.isMinimized()) mainWindow.restore();
-  mainWindow.focus();
-}
+const windows = new WindowManager({
+  createWindow: () => createEditorWindow(devUrl),
+  // A file the user opened through the OS (command line, "Open with", dock): they chose it.
+  openFile: (path) => backend?.openChosenFile(path),
+});
 
 function refreshMenu(): void {
-  if (!core) return;
-  const current = core;
+  const client = backend;
+  if (!client) return;
   buildMenu({
-    command: (command) => current.bus.emit('menu.command', { command }),
+    command: (command) => mainEvents.emit('menu.command', { command }),
     openRecent: (path) => {
-      void current.dispatcher.dispatch('document.openPath', { path }).then((result) => {
+      void client.dispatch('document.openPath', { path }).then((result) => {
         if (!result.ok) console.error(result.error.message);
-        refreshMenu();
       });
     },
     clearRecent: () => {
-      current.settings.clearRecent();
+      client.clearRecent();
       app.clearRecentDocuments();
       refreshMenu();
     },
-    recentFiles: () => current.settings.recentFiles(),
-    toggleDevTools: () => mainWindow?.webContents.toggleDevTools(),
+    recentFiles: () => client.recentFiles(),
+    toggleDevTools: () => windows.current()?.webContents.toggleDevTools(),
   });
 }
 
@@ -74,53 +55,60 @@ registerAppScheme();
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  app.on('second-instance', (_event, argv) => {
-    for (const arg of argv.slice(1)) {
-      const path = openableFile(arg);
-      if (path) openFromOs(path);
-    }
-    focusWindow();
+  app.on('second-instance', (_event, argv, workingDirectory) => {
+    for (const path of openableFiles(argv.slice(1), workingDirectory)) windows.openFromOs(path);
+    // A second launch (even without files) shows the editor; on macOS it may have no window left.
+    if (app.isReady()) windows.ensureWindow();
+    windows.focus();
   });
   app.on('open-file', (event, path) => {
     event.preventDefault();
-    openFromOs(path);
+    windows.openFromOs(path);
   });
-  for (const arg of process.argv.slice(1)) {
-    const path = openableFile(arg);
-    if (path) pendingOpens.push(path);
-  }
+  for (const path of openableFiles(process.argv.slice(1), process.cwd())) windows.openFromOs(path);
 
   void app.whenReady().then(() => {
     applySecurity(devUrl);
     handleAppProtocol(join(__dirname, '../renderer'));
-    core = createAppCore({
-      mode: 'electron',
-      version: app.getVersion(),
-      configDir: app.getPath('userData'),
-      launcher: createUtilityLauncher(join(__dirname, 'engine-worker.js')),
-      dialogs: createElectronDialogs(() => mainWindow),
-      createDocuments: (engine) =>
-        createDocumentService(engine, {
-          appVersion: app.getVersion(),
-          recoveryFolder: join(app.getPath('userData'), 'recovery'),
-        }),
-      onRecent: (path) => {
-        app.addRecentDocument(path);
+    const client = new BackendClient({
+      launcher: createBackendLauncher({
+        entry: join(__dirname, 'backend.js'),
+        config: {
+          version: app.getVersion(),
+          configDir: app.getPath('userData'),
+          engine: process.env[ENGINE_KIND_ENV] === 'fake' ? 'fake' : 'onnx',
+        },
+        // Electron's own binary as plain Node: no Chromium, no GTK (needs the RunAsNode fuse on).
+        execPath: process.execPath,
+        env: { ELECTRON_RUN_AS_NODE: '1' },
+      }),
+      dialogs: createElectronDialogs(() => windows.current()),
+      // The document was in the backend: a fresh page offers its autosave from the new one.
+      onCrash: () => windows.current()?.webContents.reload(),
+      onRecent: (added) => {
+        if (added) app.addRecentDocument(added);
         refreshMenu();
       },
     });
-    connectIpc(core, devUrl);
+    backend = client;
+    client.start();
+    connectIpc(
+      {
+        dispatcher: client,
+        subscribe: (sink) => {
+          const fromBackend = client.subscribe(sink);
+          const fromMain = mainEvents.subscribe(sink);
+          return () => {
+            fromBackend();
+            fromMain();
+          };
+        },
+      },
+      devUrl,
+    );
     refreshMenu();
-    mainWindow = createEditorWindow(devUrl);
-    mainWindow.on('closed', () => {
-      mainWindow = null;
-    });
-    mainWindow.webContents.once('did-finish-load', () => {
-      for (const path of pendingOpens.splice(0)) openFromOs(path);
-    });
-    app.on('activate', () => {
-      if (BrowserWindow.getAllWindows().length === 0) mainWindow = createEditorWindow(devUrl);
-    });
+    windows.start();
+    app.on('activate', () => windows.ensureWindow());
   });
 
   app.on('window-all-closed', () => {
@@ -129,9 +117,9 @@ if (!app.requestSingleInstanceLock()) {
 
   let quitting = false;
   app.on('before-quit', (event) => {
-    if (quitting || !core) return;
+    if (quitting || !backend) return;
     event.preventDefault();
     quitting = true;
-    void core.dispose().finally(() => app.quit());
+    void backend.dispose().finally(() => app.quit());
   });
 }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { _electron, type ElectronApplication, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTPUT, ROOT, tempDir } from './support/harness';
+import { virtualDisplayIfNeeded, type VirtualDisplay } from './support/virtual-display';
 
 /**
  * Where `require('electron')` would point, found without requiring it: Electron 45's index.js
@@ -42,14 +43,23 @@ if (!electron.path) {
   describe('Electron app', () => {
     let app: ElectronApplication;
     let page: Page;
+    let display: VirtualDisplay | null = null;
 
     beforeAll(async () => {
       const { build } = await import('electron-vite');
       await build({ root: ROOT, logLevel: 'warn' });
+      // Linux without a display (CI): an Xvfb server, as xvfb-run would give.
+      display = await virtualDisplayIfNeeded();
+      // The project root, as `electron .` runs it: Electron reads package.json there, so the app's
+      // name and version are ours (a bare script path would give Electron's own).
       app = await _electron.launch({
         executablePath: electron.path!,
-        args: [join(ROOT, 'out/main/index.js'), `--user-data-dir=${tempDir('electron-user-')}`],
-        env: { ...process.env, INSTRUCT_EDIT_ENGINE: 'fake' },
+        args: [ROOT, `--user-data-dir=${tempDir('electron-user-')}`],
+        env: {
+          ...process.env,
+          INSTRUCT_EDIT_ENGINE: 'fake',
+          ...(display ? { DISPLAY: display.display } : {}),
+        },
       });
       page = await app.firstWindow();
       await page.waitForLoadState('domcontentloaded');
@@ -57,6 +67,21 @@ if (!electron.path) {
 
     afterAll(async () => {
       await app?.close();
+      display?.close();
+    });
+
+    it("runs as this project: our name and version, not Electron's", async () => {
+      const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+        version: string;
+        productName: string;
+      };
+      const seen = await app.evaluate(({ app: electronApp }) => ({
+        name: electronApp.getName(),
+        version: electronApp.getVersion(),
+      }));
+      expect(seen).toEqual({ name: pkg.productName, version: pkg.version });
+      const info = await page.evaluate(`window.instructEdit.call('app.info', {})`);
+      expect(info).toMatchObject({ ok: true, value: { version: pkg.version } });
     });
 
     it('exposes exactly the contract API and nothing of Node', async () => {

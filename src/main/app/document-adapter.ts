@@ -4,7 +4,7 @@
  * ids into actions, and job events into contract events. One document is open at a time.
  */
 import { basename, extname } from 'node:path';
-import sharp from 'sharp';
+import sharp from '../native/sharp';
 import { ContractError } from '../../shared/contract/errors';
 import type {
   DocumentView,

@@ -8,7 +8,7 @@
  *   and loads the model again.
  *
  * How the worker process is started is injected (WorkerLauncher): a Node child process in browser
- * mode and tests, an Electron utilityProcess in the app.
+ * mode, tests and the app's backend process.
  */
 import {
   CANCELLED_ERROR_NAME,
@@ -21,16 +21,10 @@ import {
   type RgbImage,
 } from '../../shared/engine-types';
 import type { EngineStatus } from '../../shared/contract/schemas';
+import type { ProcessHandle } from './engine/child-handle';
 import type { HostToWorker, WorkerToHost } from './engine/protocol';
 
-export interface WorkerHandle {
-  readonly pid: number | null;
-  send(message: HostToWorker): void;
-  onMessage(listener: (message: WorkerToHost) => void): void;
-  /** Called once when the process is gone; `reason` describes how (exit code, signal). */
-  onExit(listener: (reason: string) => void): void;
-  kill(): void;
-}
+export type WorkerHandle = ProcessHandle<HostToWorker, WorkerToHost>;
 
 export type WorkerLauncher = () => WorkerHandle;
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { setRuntimeLogLevel } from '../engine/backend';
 import { runEditCommand } from './commands/edit';
 import { runInspectCommand } from './commands/inspect';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
@@ -18,7 +19,8 @@ const USAGE = `Usage:
   cli rerun-stale FILE [--model DIR]
   cli info FILE
   cli export FILE [--psd OUT.psd] [--png OUT.png]
-  cli inspect DIR [--provider ...] [--json]`;
+  cli inspect DIR [--provider ...] [--json]
+Every command: --verbose also shows onnxruntime's own warnings (by default only its errors).`;
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
@@ -29,7 +31,10 @@ export async function runCli(
   argv: string[],
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  const [command, ...rest] = argv;
+  // A flag for every command: onnxruntime's warnings go to stderr only when asked for.
+  const verbose = argv.includes('--verbose');
+  setRuntimeLogLevel(verbose ? 'warning' : 'error');
+  const [command, ...rest] = argv.filter((arg) => arg !== '--verbose');
   try {
     switch (command) {
       case 'edit':

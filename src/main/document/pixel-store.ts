@@ -5,7 +5,8 @@
  * drop their raw copy and are decoded again (and re-verified against the hash) when next needed.
  */
 import { createHash } from 'node:crypto';
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
+import sharp from '../native/sharp';
 import type { RgbImage } from '../../shared/engine-types';
 import type { PixelRef } from '../../shared/document/records';
 import { ProjectFileError } from './errors';

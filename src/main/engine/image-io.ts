@@ -2,7 +2,8 @@
  * Image decoding, resizing, tensor conversion and PNG encoding over sharp.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { Metadata, OutputInfo } from 'sharp';
+import sharp from '../native/sharp';
 import type { ResolutionMode, RgbImage } from '../../shared/engine-types';
 
 export class ImageDecodeError extends Error {

@@ -14,7 +14,7 @@ import {
   type ProviderName,
   type RgbImage,
 } from '../../shared/engine-types';
-import { createSessionFactory, type OnnxSession } from './backend';
+import { createSessionFactory, type OnnxSession, type SessionFactoryOptions } from './backend';
 import { InvalidSettingsError, throwIfAborted } from './errors';
 import { combineGuidance, guidanceRows } from './guidance';
 import { processingSize, resizeRgb, rgbToTensor, tensorToRgb } from './image-io';
@@ -37,6 +37,8 @@ const IMAGE_LATENT_CACHE_ENTRIES = 8;
 export interface PipelineLoadOptions {
   provider?: ProviderName;
   intraOpNumThreads?: number;
+  /** How sessions are created and which providers `auto` tries (tests inject provider failures). */
+  sessions?: Pick<SessionFactoryOptions, 'openSession' | 'autoOrder' | 'unavailableReason'>;
 }
 
 export interface TextEmbedding {
@@ -109,6 +111,7 @@ export class InstructPix2PixPipeline implements EditEngine {
       layout.paths.textEncoder,
       'text_encoder/model.onnx',
       {
+        ...options.sessions,
         provider: options.provider ?? 'auto',
         intraOpNumThreads: options.intraOpNumThreads,
       },

@@ -5,10 +5,17 @@
 import { BrowserWindow, ipcMain } from 'electron';
 import { IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL } from '../../../shared/contract/channels';
 import type { CallResult } from '../../../shared/contract/errors';
-import type { AppCore } from '../app-core';
+import type { Dispatcher } from '../dispatcher';
+import type { EventSink } from '../event-bus';
 import { isAppUrl } from './security';
 
-export function connectIpc(core: AppCore, devUrl: string | undefined): () => void {
+export interface IpcTarget {
+  dispatcher: Dispatcher;
+  /** Every event for the windows, wherever it comes from (the backend, main's menu). */
+  subscribe(sink: EventSink): () => void;
+}
+
+export function connectIpc(core: IpcTarget, devUrl: string | undefined): () => void {
   ipcMain.handle(IPC_CALL_CHANNEL, async (event, name: unknown, payload: unknown): Promise<CallResult> => {
     const url = event.senderFrame?.url ?? '';
     if (!isAppUrl(url, devUrl)) {
@@ -19,7 +26,7 @@ export function connectIpc(core: AppCore, devUrl: string | undefined): () => voi
     }
     return core.dispatcher.dispatch(name, payload);
   });
-  const unsubscribe = core.bus.subscribe((name, payload) => {
+  const unsubscribe = core.subscribe((name, payload) => {
     for (const window of BrowserWindow.getAllWindows()) {
       if (!window.isDestroyed()) window.webContents.send(IPC_EVENT_CHANNEL, name, payload);
     }

@@ -2,11 +2,12 @@
  * Starts the engine worker as a Node child process (browser mode, tests). In development the
  * worker is TypeScript and runs under tsx; built, it is plain JS.
  */
-import { fork } from 'node:child_process';
+import { fork, type Serializable } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WorkerHandle, WorkerLauncher } from '../engine-host';
-import { ENGINE_KIND_ENV, type EngineKind, type WorkerToHost } from './protocol';
+import type { WorkerLauncher } from '../engine-host';
+import { createChildHandle } from './child-handle';
+import { ENGINE_KIND_ENV, type EngineKind } from './protocol';
 
 export interface NodeLauncherOptions {
   /** The worker entry: a .ts file (run with tsx) or a built .js file. Default: worker.ts beside this file. */
@@ -33,32 +34,12 @@ export function createNodeLauncher(options: NodeLauncherOptions = {}): WorkerLau
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, ...options.env, [ENGINE_KIND_ENV]: options.engine ?? 'onnx' },
     });
-    const exitListeners: ((reason: string) => void)[] = [];
-    let exited = false;
-    const finish = (reason: string) => {
-      if (exited) return;
-      exited = true;
-      for (const listener of exitListeners) listener(reason);
-    };
-    child.on('exit', (code, signal) => finish(signal ? `killed by ${signal}` : `exit code ${code}`));
-    child.on('error', (error) => finish(`could not run: ${error.message}`));
-    const handle: WorkerHandle = {
-      get pid() {
-        return child.pid ?? null;
+    return createChildHandle(child, {
+      send: (running, message) => {
+        if (running.connected) running.send(message as Serializable);
       },
-      send(message) {
-        if (!exited && child.connected) child.send(message);
-      },
-      onMessage(listener) {
-        child.on('message', (message) => listener(message as WorkerToHost));
-      },
-      onExit(listener) {
-        exitListeners.push(listener);
-      },
-      kill() {
-        if (!exited) child.kill('SIGKILL');
-      },
-    };
-    return handle;
+      kill: (running) => running.kill('SIGKILL'),
+      describeError: (error) => `could not run: ${error instanceof Error ? error.message : String(error)}`,
+    });
   };
 }

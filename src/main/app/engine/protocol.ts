@@ -1,6 +1,6 @@
 /**
- * Messages between the engine host (main process) and the engine worker (a Node child process,
- * or an Electron utilityProcess). Carried by structured clone, so typed arrays pass as they are.
+ * Messages between the engine host (in the backend process, or serve) and the engine worker (a
+ * Node child process, or an Electron utilityProcess). Carried by structured clone, so typed arrays pass as they are.
  */
 import type {
   EditProgress,

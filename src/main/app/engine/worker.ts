@@ -1,5 +1,5 @@
 /**
- * The engine worker: runs in its own process (a Node child process, or an Electron utilityProcess)
+ * The engine worker: runs in its own process (a Node child process of the backend or of serve)
  * so an out-of-memory or a native crash in inference cannot take the window or the document down.
  * Runs as TypeScript under tsx in development and tests, and as built JS in the packaged app.
  */
