@@ -145,9 +145,9 @@ describe('electron-builder configuration', () => {
     ]);
   });
 
-  it('turns off RunAsNode, NODE_OPTIONS and --inspect, and loads only an integrity-checked app.asar', () => {
+  it('keeps RunAsNode for the backend process, turns off NODE_OPTIONS and --inspect, and loads only an integrity-checked app.asar', () => {
     expect(config.electronFuses).toEqual({
-      runAsNode: false,
+      runAsNode: true,
       enableNodeOptionsEnvironmentVariable: false,
       enableNodeCliInspectArguments: false,
       enableEmbeddedAsarIntegrityValidation: true,

@@ -132,13 +132,15 @@ describe.skipIf(!onLinuxX64)('packaged Linux x64 app (electron-builder --dir, st
     expect(asarFiles.filter((file) => file.includes('.v8-cache'))).toEqual([]);
   });
 
-  it('puts the engine worker beside the main bundle, where the main process looks for it', () => {
+  it('puts the backend and the engine worker beside the main bundle, where the code looks for them', () => {
     const pkg = JSON.parse(asar.extractFile(archive, 'package.json').toString()) as { main: string };
     expect(pkg.main).toBe('out/main/index.js');
     const mainDir = dirname(`/${pkg.main}`);
     expect(asarFiles).toContain(`${mainDir}/index.js`);
+    expect(asarFiles).toContain(`${mainDir}/backend.js`);
     expect(asarFiles).toContain(`${mainDir}/engine-worker.js`);
-    expect(asar.extractFile(archive, 'out/main/index.js').toString()).toContain('engine-worker.js');
+    expect(asar.extractFile(archive, 'out/main/index.js').toString()).toContain('backend.js');
+    expect(asar.extractFile(archive, 'out/main/backend.js').toString()).toContain('engine-worker.js');
     // The window icon, at the path appIconPath computes from the main bundle's directory.
     expect(asarFiles).toContain(appIconPath(mainDir));
     const icon = asar.extractFile(archive, 'resources/icon.png');
@@ -157,7 +159,7 @@ describe.skipIf(!onLinuxX64)('packaged Linux x64 app (electron-builder --dir, st
     const wire = await getCurrentFuseWire(join(appDir, 'instruct-edit'));
     const off = '0'.charCodeAt(0);
     const on = '1'.charCodeAt(0);
-    expect(wire[FuseV1Options.RunAsNode!]).toBe(off);
+    expect(wire[FuseV1Options.RunAsNode!]).toBe(on);
     expect(wire[FuseV1Options.EnableNodeOptionsEnvironmentVariable!]).toBe(off);
     expect(wire[FuseV1Options.EnableNodeCliInspectArguments!]).toBe(off);
     expect(wire[FuseV1Options.EnableEmbeddedAsarIntegrityValidation!]).toBe(on);

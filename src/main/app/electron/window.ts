@@ -1,6 +1,7 @@
 /** The editor window, with the secure web preferences the app relies on. */
 import { BrowserWindow } from 'electron';
 import { join } from 'node:path';
+import { appIconPath } from '../app-icon';
 import { APP_ORIGIN } from './security';
 import { secureWebPreferences } from './web-preferences';
 
@@ -8,8 +9,10 @@ export function createEditorWindow(devUrl: string | undefined): BrowserWindow {
   const window = new BrowserWindow({
     width: 1440,
     height: 900,
-    minWidth: 960,
-    minHeight: 600,
+    minWidth: 880,
+    minHeight: 560,
+    // macOS takes the icon from the app bundle; Linux (and an unpackaged Windows run) need it here.
+    ...(process.platform === 'darwin' ? {} : { icon: appIconPath(__dirname) }),
     show: false,
     title: 'Instruct Edit',
     backgroundColor: '#1b1c1f',
