@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Builds out/ once for the tests that read the built bundles (tests/global-build.ts).
+    globalSetup: ['tests/global-build.ts'],
   },
 });

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BackendClient, createBackendLauncher } from '../../src/main/app/backend/backend-client';
 import { FAKE_ENGINE_FILE } from '../../src/main/app/engine/fake-engine';
 
@@ -34,12 +34,8 @@ function requireGraph(entry: string): { files: string[]; modules: Set<string>; n
   return { files, modules, native };
 }
 
+// out/ is built once for the whole run by tests/global-build.ts.
 describe('the built main process', () => {
-  beforeAll(async () => {
-    const { build } = await import('electron-vite');
-    await build({ root: ROOT, logLevel: 'warn' });
-  }, 120_000);
-
   it('index.js reaches neither sharp nor onnxruntime, nor any addon', () => {
     const main = requireGraph(join(ROOT, 'out/main/index.js'));
     expect(main.modules).toContain('electron');

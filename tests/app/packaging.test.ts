@@ -93,7 +93,7 @@ describe.skipIf(!onLinuxX64)('packaged Linux x64 app (electron-builder --dir, st
     appDir = join(work, 'dist', 'linux-unpacked');
     resources = join(appDir, 'resources');
     archive = join(resources, 'app.asar');
-    await run([join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build']);
+    // out/ was built by `electron-vite build` once for the whole run (tests/global-build.ts).
     const stub = makeStubElectronDist(join(work, 'electron-dist'), ELECTRON_VERSION);
     await run([
       join(ROOT, 'node_modules/electron-builder/cli.js'),
