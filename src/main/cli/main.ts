@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runEditCommand } from './commands/edit';
+import { runExportPairsCommand } from './commands/export-pairs';
 import { runInspectCommand } from './commands/inspect';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
 import { runExportCommand, runInfoCommand, runRerunCommand, runRerunStaleCommand } from './commands/project';
@@ -18,7 +19,10 @@ const USAGE = `Usage:
   cli rerun-stale FILE [--model DIR]
   cli info FILE
   cli export FILE [--psd OUT.psd] [--png OUT.png]
-  cli inspect DIR [--provider ...] [--json]`;
+  cli inspect DIR [--provider ...] [--json]
+  cli export-pairs FILE.iedit... --out DIR [--quality 100]
+           (every edit layer's source and kept result as training pairs: InstructPix2Pix dataset
+           layout plus a metadata.jsonl for diffusers' train_instruct_pix2pix.py)`;
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
@@ -46,6 +50,8 @@ export async function runCli(
         return await runInfoCommand(rest, io);
       case 'export':
         return await runExportCommand(rest, io);
+      case 'export-pairs':
+        return await runExportPairsCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
