@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runEditCommand } from './commands/edit';
+import { runEvalCommand } from './commands/eval';
 import { runExportPairsCommand } from './commands/export-pairs';
 import { runInspectCommand } from './commands/inspect';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
@@ -22,7 +23,10 @@ const USAGE = `Usage:
   cli inspect DIR [--provider ...] [--json]
   cli export-pairs FILE.iedit... --out DIR [--quality 100]
            (every edit layer's source and kept result as training pairs: InstructPix2Pix dataset
-           layout plus a metadata.jsonl for diffusers' train_instruct_pix2pix.py)`;
+           layout plus a metadata.jsonl for diffusers' train_instruct_pix2pix.py)
+  cli eval --model DIR --clip DIR --set FILE.jsonl [--out DIR] [--steps N] [--text-guidance F]
+           [--image-guidance F] [--seed 0] [--resolution 512|native] [--provider ...] [--json]
+           (CLIP image similarity, CLIP-T, directional similarity, L1/L2 to targets; --out resumes)`;
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
@@ -50,6 +54,8 @@ export async function runCli(
         return await runInfoCommand(rest, io);
       case 'export':
         return await runExportCommand(rest, io);
+      case 'eval':
+        return await runEvalCommand(rest, io);
       case 'export-pairs':
         return await runExportPairsCommand(rest, io);
       case undefined:

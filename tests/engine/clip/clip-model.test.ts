@@ -10,15 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../../src/shared/engine-types';
 import { ClipModel, ClipModelError, inspectClipFolder } from '../../../src/main/engine/clip/clip-model';
 import { editMetrics, measureEdit, pixelDistances } from '../../../src/main/engine/clip/metrics';
-import { clipPixelValues } from '../../../src/main/engine/clip/preprocess';
-import { ClipTokenizer } from '../../../src/main/engine/tokenizer';
-import {
-  TINY_CLIP_DIM,
-  TINY_CLIP_IMAGE_BIAS,
-  TINY_CLIP_IMAGE_MIX,
-  makeTinyClipModel,
-  tinyClipTokenValue,
-} from '../../../src/main/engine/tiny-model/tiny-clip';
+import { makeTinyClipModel } from '../../../src/main/engine/tiny-model/tiny-clip';
+import { cos, dot, expectedImage, expectedText } from './analytic-clip';
 
 const root = mkdtempSync(join(tmpdir(), 'ip2p-clip-'));
 const dirs = {
@@ -43,47 +36,6 @@ function picture(width: number, height: number, f: (x: number, y: number, c: num
 
 const warm = picture(300, 240, (x, y, c) => (c === 0 ? 200 + (x % 50) : c === 1 ? 80 + (y % 60) : 40));
 const cool = picture(240, 300, (x, y, c) => (c === 2 ? 190 + ((x + y) % 60) : c === 1 ? 120 : 30 + (x % 20)));
-
-function unit(v: number[]): number[] {
-  const n = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-  return v.map((x) => x / n);
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
-/** The analytic image embedding: channel means of pixel_values, mixed, plus the bias, unit length. */
-function expectedImage(image: RgbImage): number[] {
-  const { pixelValues } = clipPixelValues(image);
-  const plane = pixelValues.length / 3;
-  const means = [0, 1, 2].map((c) => {
-    let s = 0;
-    for (let p = 0; p < plane; p++) s += pixelValues[c * plane + p]!;
-    return s / plane;
-  });
-  const out: number[] = [];
-  for (let j = 0; j < TINY_CLIP_DIM; j++)
-    out.push(TINY_CLIP_IMAGE_BIAS[j]! + means.reduce((s, m, c) => s + m * TINY_CLIP_IMAGE_MIX[c]![j]!, 0));
-  return unit(out);
-}
-
-/** The analytic text embedding: the token vectors summed (all 77 positions, or the unpadded ones). */
-async function expectedText(dir: string, text: string, maskPadding: boolean): Promise<number[]> {
-  const tokenizer = await ClipTokenizer.fromFolder(dir);
-  const ids = [...tokenizer.encode(text)];
-  const used = maskPadding ? tokenizer.tokenIds(text).length + 2 : ids.length;
-  const out = new Array<number>(TINY_CLIP_DIM).fill(0);
-  for (let s = 0; s < used; s++)
-    for (let j = 0; j < TINY_CLIP_DIM; j++) out[j]! += tinyClipTokenValue(ids[s]!, j);
-  return unit(out);
-}
-
-function cos(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return dot(a, b) / Math.sqrt(dot(a, a) * dot(b, b));
-}
 
 describe('metric math', () => {
   it('image similarity, CLIP-T and directional similarity on hand-made vectors', () => {
