@@ -101,8 +101,8 @@ describe('cli eval', () => {
         size.width,
         size.height,
       ]);
-      const s = expectedImage(source);
-      const e = expectedImage(result);
+      const s = await expectedImage(source);
+      const e = await expectedImage(result);
       expect(r.imageSimilarity).toBeCloseTo(cos(s, e), 4);
       if (line.captionAfter) {
         const after = await expectedText(clipDir, line.captionAfter, false);

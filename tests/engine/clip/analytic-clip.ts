@@ -24,8 +24,8 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** The analytic image embedding: channel means of pixel_values, mixed, plus the bias, unit length. */
-export function expectedImage(image: RgbImage): number[] {
-  const { pixelValues } = clipPixelValues(image);
+export async function expectedImage(image: RgbImage): Promise<number[]> {
+  const { pixelValues } = await clipPixelValues(image);
   const plane = pixelValues.length / 3;
   const means = [0, 1, 2].map((c) => {
     let s = 0;

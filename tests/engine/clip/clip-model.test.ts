@@ -90,8 +90,8 @@ describe.each(['split', 'combined'] as const)('analytic tiny CLIP, %s layout', (
 
   it('image embeddings match the formula on CLIP-preprocessed pixels', async () => {
     const [a, b] = await clip.embedImages([warm, cool]);
-    const ea = expectedImage(warm);
-    const eb = expectedImage(cool);
+    const ea = await expectedImage(warm);
+    const eb = await expectedImage(cool);
     ea.forEach((v, j) => expect(a![j]).toBeCloseTo(v, 4));
     eb.forEach((v, j) => expect(b![j]).toBeCloseTo(v, 4));
     expect(cos(a!, b!)).toBeLessThan(0.99);
@@ -110,8 +110,8 @@ describe.each(['split', 'combined'] as const)('analytic tiny CLIP, %s layout', (
     const before = 'a warm orange picture';
     const after = 'a cool blue picture';
     const m = await measureEdit(clip, warm, cool, { before, after });
-    const s = expectedImage(warm);
-    const r = expectedImage(cool);
+    const s = await expectedImage(warm);
+    const r = await expectedImage(cool);
     const tb = await expectedText(dirs[layout], before, layout === 'combined');
     const ta = await expectedText(dirs[layout], after, layout === 'combined');
     expect(m.imageSimilarity).toBeCloseTo(cos(s, r), 4);

@@ -54,10 +54,10 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 describe('Pillow BICUBIC resize, bit for bit', () => {
   it.each(golden.cases.map((c) => [`${c.width}×${c.height} → ${c.resizedWidth}×${c.resizedHeight}`, c]))(
     '%s',
-    (_name, c) => {
+    async (_name, c) => {
       const size = clipResizeSize(c.width, c.height, c.shortestEdge);
       expect(size).toEqual({ width: c.resizedWidth, height: c.resizedHeight });
-      const resized = pilBicubicResize(pattern(c.width, c.height), size.width, size.height);
+      const resized = await pilBicubicResize(pattern(c.width, c.height), size.width, size.height);
       expect([...resized.data.subarray(0, 24)]).toEqual(c.resizedFirstRow);
       if (c.resized) expect([...resized.data]).toEqual(c.resized);
       expect(sha256(resized.data)).toBe(c.resizedSha256);
@@ -65,10 +65,10 @@ describe('Pillow BICUBIC resize, bit for bit', () => {
     },
   );
 
-  it('differs from sharp-style smooth resizing: the golden data would catch a swapped kernel', () => {
+  it('differs from sharp-style smooth resizing: the golden data would catch a swapped kernel', async () => {
     // A plain (non-antialiased) cubic gives other pixels when reducing 640 → 298.
     const c = golden.cases.find((entry) => entry.width === 640)!;
-    const resized = pilBicubicResize(pattern(640, 480), c.resizedWidth, c.resizedHeight);
+    const resized = await pilBicubicResize(pattern(640, 480), c.resizedWidth, c.resizedHeight);
     const pointSampled = new Uint8Array(24);
     for (let i = 0; i < 8; i++)
       for (let ch = 0; ch < 3; ch++)
@@ -78,14 +78,14 @@ describe('Pillow BICUBIC resize, bit for bit', () => {
 });
 
 describe('pixel_values', () => {
-  it.each(golden.cases.map((c) => [`${c.width}×${c.height}`, c]))('%s matches numpy', (_name, c) => {
+  it.each(golden.cases.map((c) => [`${c.width}×${c.height}`, c]))('%s matches numpy', async (_name, c) => {
     const config = {
       ...CLIP_DEFAULT_PREPROCESS,
       shortestEdge: c.shortestEdge,
       cropWidth: c.crop,
       cropHeight: c.crop,
     };
-    const { pixelValues, width, height } = clipPixelValues(pattern(c.width, c.height), config);
+    const { pixelValues, width, height } = await clipPixelValues(pattern(c.width, c.height), config);
     expect([width, height]).toEqual([c.crop, c.crop]);
     expect(pixelValues.length).toBe(3 * c.crop * c.crop);
     c.pixelValuesHead.forEach((value, i) => expect(pixelValues[i]).toBeCloseTo(value, 5));
@@ -93,10 +93,10 @@ describe('pixel_values', () => {
     expect(Math.abs(sum - c.pixelValuesSum)).toBeLessThan(1e-5 * pixelValues.length);
   });
 
-  it('normalises one known pixel by hand: (v/255 − mean) / std per channel, channels first', () => {
+  it('normalises one known pixel by hand: (v/255 − mean) / std per channel, channels first', async () => {
     const image: RgbImage = { width: 1, height: 1, data: Uint8Array.from([255, 0, 128]) };
     const config = { ...CLIP_DEFAULT_PREPROCESS, shortestEdge: 0, cropWidth: 0, cropHeight: 0 };
-    const { pixelValues } = clipPixelValues(image, config);
+    const { pixelValues } = await clipPixelValues(image, config);
     expect(pixelValues[0]).toBeCloseTo((1 - 0.48145466) / 0.26862954, 6);
     expect(pixelValues[1]).toBeCloseTo((0 - 0.4578275) / 0.26130258, 6);
     expect(pixelValues[2]).toBeCloseTo((128 / 255 - 0.40821073) / 0.27577711, 6);

@@ -158,8 +158,9 @@ export class ClipModel {
     return feeds;
   }
 
-  private imageFeed(session: OnnxSession, images: readonly RgbImage[]): TensorData {
-    const parts = images.map((image) => clipPixelValues(image, this.preprocess));
+  private async imageFeed(session: OnnxSession, images: readonly RgbImage[]): Promise<TensorData> {
+    const parts = [];
+    for (const image of images) parts.push(await clipPixelValues(image, this.preprocess));
     const first = parts[0]!;
     const size = first.pixelValues.length;
     const data = new Float32Array(size * parts.length);
@@ -174,7 +175,7 @@ export class ClipModel {
   /** Unit-length image embeddings, one per image. */
   async embedImages(images: readonly RgbImage[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];
-    const feeds: Record<string, TensorData> = { pixel_values: this.imageFeed(this.vision, images) };
+    const feeds: Record<string, TensorData> = { pixel_values: await this.imageFeed(this.vision, images) };
     // The combined graph needs text inputs too: one empty caption, whose embedding is dropped.
     if (this.layout.kind === 'combined') Object.assign(feeds, this.textFeeds(this.vision, ['']));
     const out = await this.vision.run(feeds, ['image_embeds']);
@@ -187,7 +188,7 @@ export class ClipModel {
     const feeds = this.textFeeds(this.text, texts);
     if (this.layout.kind === 'combined') {
       // A 1-image batch of zeros (the normalised mean colour) stands in for the unused image side.
-      const zero = this.imageFeed(this.text, [{ width: 1, height: 1, data: new Uint8Array(3) }]);
+      const zero = await this.imageFeed(this.text, [{ width: 1, height: 1, data: new Uint8Array(3) }]);
       const zeros =
         zero.data instanceof Uint16Array
           ? new Uint16Array(zero.data.length)

@@ -218,8 +218,20 @@ function clip8(acc: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
-/** Pillow's `Image.resize((width, height), Image.BICUBIC)` of an RGB image, bit for bit. */
-export function pilBicubicResize(image: RgbImage, width: number, height: number): RgbImage {
+/** Lets other work on the event loop run during a long resize (metrics may run in the main process). */
+const YIELD_EVERY_MS = 40;
+
+/**
+ * Pillow's `Image.resize((width, height), Image.BICUBIC)` of an RGB image, bit for bit. Row by row,
+ * giving the event loop a turn every few tens of milliseconds.
+ */
+export async function pilBicubicResize(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  let lastYield = performance.now();
+  const maybeYield = async (): Promise<void> => {
+    if (performance.now() - lastYield < YIELD_EVERY_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    lastYield = performance.now();
+  };
   let current = image;
   if (width !== current.width) {
     const taps = axisTaps(current.width, width);
@@ -245,6 +257,7 @@ export function pilBicubicResize(image: RgbImage, width: number, height: number)
         out[d + 1] = clip8(g);
         out[d + 2] = clip8(b);
       }
+      await maybeYield();
     }
     current = { width, height: current.height, data: out };
   }
@@ -262,6 +275,7 @@ export function pilBicubicResize(image: RgbImage, width: number, height: number)
         for (let k = 0; k < n; k++) acc += src[(first + k) * row + i]! * taps.weights[wo + k]!;
         out[y * row + i] = clip8(acc);
       }
+      await maybeYield();
     }
     current = { width, height, data: out };
   }
@@ -289,12 +303,12 @@ export function centerCrop(image: RgbImage, width: number, height: number): RgbI
  * One image as CLIP's `pixel_values` (CHW float32), and the 8-bit picture the model sees (after
  * resize and crop), for display and tests.
  */
-export function clipPixelValues(
+export async function clipPixelValues(
   image: RgbImage,
   config: ClipPreprocessConfig = CLIP_DEFAULT_PREPROCESS,
-): { pixelValues: Float32Array; width: number; height: number; seen: RgbImage } {
+): Promise<{ pixelValues: Float32Array; width: number; height: number; seen: RgbImage }> {
   const size = clipResizeSize(image.width, image.height, config.shortestEdge);
-  let seen = pilBicubicResize(image, size.width, size.height);
+  let seen = await pilBicubicResize(image, size.width, size.height);
   if (config.cropWidth > 0) seen = centerCrop(seen, config.cropWidth, config.cropHeight);
   const plane = seen.width * seen.height;
   const pixelValues = new Float32Array(plane * 3);
