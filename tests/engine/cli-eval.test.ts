@@ -13,7 +13,6 @@ import type { RgbImage } from '../../src/shared/engine-types';
 import { averageMetrics, type EvalLineResult } from '../../src/main/cli/commands/eval';
 import { parseEvalSet } from '../../src/main/engine/clip/eval-set';
 import { decodeImage, processingSize, resizeRgb } from '../../src/main/engine/image-io';
-import { makeTinyClipModel } from '../../src/main/engine/tiny-model/tiny-clip';
 import { makeTinyModel } from '../../src/main/engine/tiny-model/tiny-model';
 import { cos, expectedImage, expectedText } from './clip/analytic-clip';
 import { cli } from './cli-helpers';
@@ -22,7 +21,8 @@ const SET = resolve(__dirname, '..', 'e2e', 'fixtures', 'eval-sample.jsonl');
 const PHOTO = resolve(__dirname, '..', 'e2e', 'fixtures', 'photo.png');
 const root = mkdtempSync(join(tmpdir(), 'ip2p-eval-'));
 const modelDir = join(root, 'model');
-const clipDir = join(root, 'clip');
+/** Inside the model folder, where eval finds it without --clip. */
+const clipDir = join(modelDir, 'clip');
 const out = join(root, 'out');
 const base = [
   'eval',
@@ -40,7 +40,8 @@ const base = [
 
 beforeAll(async () => {
   await makeTinyModel(modelDir, { kind: 'demo' });
-  await makeTinyClipModel(clipDir, { layout: 'split', kind: 'analytic' });
+  const made = await cli(['make-tiny-clip', clipDir, '--analytic']);
+  expect(made.code).toBe(0);
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -174,5 +175,39 @@ describe('cli eval', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/other settings \(steps differ\)/);
     expect(readResults()).toHaveLength(5);
+  });
+});
+
+describe('cli eval without --clip', () => {
+  it('uses the CLIP export inside the model folder, and says where it looked when there is none', async () => {
+    const other = join(root, 'out-found');
+    const args = [
+      'eval',
+      '--model',
+      modelDir,
+      '--set',
+      SET,
+      '--steps',
+      '2',
+      '--provider',
+      'cpu',
+      '--out',
+      other,
+    ];
+    const run = await cli([...args, '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(other, 'settings.json'), 'utf8'))).toMatchObject({ clip: clipDir });
+    // Same model, seed and CLIP as the first run: the same numbers.
+    const found = readFileSync(join(other, 'results.jsonl'), 'utf8').trim().split('\n');
+    const firstRun = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n');
+    const metrics = (line: string) => {
+      const { seconds: _seconds, output: _output, ...rest } = JSON.parse(line) as EvalLineResult;
+      return rest;
+    };
+    expect(found.map(metrics)).toEqual(firstRun.map(metrics));
+
+    const missing = await cli(['eval', '--model', join(root, 'elsewhere'), '--set', SET]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`looked in ${join(root, 'elsewhere', 'clip')}`);
   });
 });

@@ -3,6 +3,7 @@ import { runEditCommand } from './commands/edit';
 import { runEvalCommand } from './commands/eval';
 import { runExportPairsCommand } from './commands/export-pairs';
 import { runInspectCommand } from './commands/inspect';
+import { runMakeTinyClipCommand } from './commands/make-tiny-clip';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
 import { runExportCommand, runInfoCommand, runRerunCommand, runRerunStaleCommand } from './commands/project';
 import { UsageError } from './args';
@@ -24,9 +25,11 @@ const USAGE = `Usage:
   cli export-pairs FILE.iedit... --out DIR [--quality 100]
            (every edit layer's source and kept result as training pairs: InstructPix2Pix dataset
            layout plus a metadata.jsonl for diffusers' train_instruct_pix2pix.py)
-  cli eval --model DIR --clip DIR --set FILE.jsonl [--out DIR] [--steps N] [--text-guidance F]
+  cli make-tiny-clip OUT_DIR [--combined] [--analytic] (a small CLIP export for tests)
+  cli eval --model DIR [--clip DIR] --set FILE.jsonl [--out DIR] [--steps N] [--text-guidance F]
            [--image-guidance F] [--seed 0] [--resolution 512|native] [--provider ...] [--json]
-           (CLIP image similarity, CLIP-T, directional similarity, L1/L2 to targets; --out resumes)`;
+           (CLIP image similarity, CLIP-T, directional similarity, L1/L2 to targets; --out resumes;
+           without --clip: a CLIP export in MODEL/clip, or ../clip-vit-large-patch14 or ../clip beside it)`;
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
@@ -54,6 +57,8 @@ export async function runCli(
         return await runInfoCommand(rest, io);
       case 'export':
         return await runExportCommand(rest, io);
+      case 'make-tiny-clip':
+        return await runMakeTinyClipCommand(rest, io);
       case 'eval':
         return await runEvalCommand(rest, io);
       case 'export-pairs':

@@ -1,5 +1,5 @@
 /**
- * `eval --model DIR --clip DIR --set FILE.jsonl [--out DIR] [--steps N] [--text-guidance F]
+ * `eval --model DIR [--clip DIR] --set FILE.jsonl [--out DIR] [--steps N] [--text-guidance F]
  *  [--image-guidance F] [--seed N] [--resolution 512|native] [--provider …] [--json]`
  *
  * Runs every line of a benchmark set through the single-edit path and reports, per line and averaged,
@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DEFAULT_EDIT_SETTINGS, type EditSettings, type RgbImage } from '../../../shared/engine-types';
-import { ClipModel } from '../../engine/clip/clip-model';
+import { ClipModel, clipCandidates, findClipBeside } from '../../engine/clip/clip-model';
 import { readEvalSet, type EvalLine } from '../../engine/clip/eval-set';
 import { measureEdit, pixelDistances } from '../../engine/clip/metrics';
 import { EditCancelledError } from '../../engine/errors';
@@ -118,7 +118,13 @@ function fmt(value: number | null): string {
 export async function runEvalCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(args, OPTIONS);
   const modelDir = resolve(requireString(values, 'model'));
-  const clipDir = resolve(requireString(values, 'clip'));
+  const clipDir =
+    typeof values.clip === 'string' && values.clip !== '' ? resolve(values.clip) : findClipBeside(modelDir);
+  if (!clipDir) {
+    throw new UsageError(
+      `--clip DIR is required: no CLIP export was found beside the model (looked in ${clipCandidates(modelDir).join(', ')})`,
+    );
+  }
   const setPath = resolve(requireString(values, 'set'));
   const out = typeof values.out === 'string' ? resolve(values.out) : undefined;
   const settings: Omit<EditSettings, 'instruction'> = {

@@ -54,6 +54,28 @@ export function inspectClipFolder(dir: string): ClipLayout {
   );
 }
 
+/** Where a CLIP export is looked for when none is named: inside the edit model's folder, or beside it. */
+export function clipCandidates(modelDir: string): string[] {
+  return [
+    join(modelDir, 'clip'),
+    join(modelDir, '..', 'clip-vit-large-patch14'),
+    join(modelDir, '..', 'clip'),
+  ];
+}
+
+/** The first candidate folder that holds a CLIP export, or undefined. */
+export function findClipBeside(modelDir: string): string | undefined {
+  for (const dir of clipCandidates(modelDir)) {
+    try {
+      inspectClipFolder(dir);
+      return dir;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+
 function l2Normalize(values: Float32Array): Float32Array {
   let sum = 0;
   for (const v of values) sum += v * v;
