@@ -18,12 +18,14 @@ const dirs = {
   split: join(root, 'split'),
   combined: join(root, 'combined'),
   random: join(root, 'random'),
+  half: join(root, 'half-precision'),
 };
 
 beforeAll(async () => {
   await makeTinyClipModel(dirs.split, { layout: 'split', kind: 'analytic' });
   await makeTinyClipModel(dirs.combined, { layout: 'combined', kind: 'analytic' });
   await makeTinyClipModel(dirs.random, { layout: 'split', kind: 'random' });
+  await makeTinyClipModel(dirs.half, { layout: 'combined', kind: 'analytic', precision: 'float16' });
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -106,6 +108,14 @@ describe.each(['split', 'combined'] as const)('analytic tiny CLIP, %s layout', (
     }
   });
 
+  it('embed() (one run for the combined graph) gives what embedImages and embedTexts give', async () => {
+    const both = await clip.embed([warm, cool], ['add snow', 'make it night']);
+    const images = await clip.embedImages([warm, cool]);
+    const texts = await clip.embedTexts(['add snow', 'make it night']);
+    both.images.forEach((e, i) => e.forEach((v, j) => expect(v).toBeCloseTo(images[i]![j]!, 6)));
+    both.texts.forEach((e, i) => e.forEach((v, j) => expect(v).toBeCloseTo(texts[i]![j]!, 6)));
+  });
+
   it('measureEdit gives the metrics recomputed from the expected embeddings', async () => {
     const before = 'a warm orange picture';
     const after = 'a cool blue picture';
@@ -122,6 +132,21 @@ describe.each(['split', 'combined'] as const)('analytic tiny CLIP, %s layout', (
     const onlyAfter = await measureEdit(clip, warm, cool, { after });
     expect(onlyAfter.clipT).toBeCloseTo(cos(r, ta), 4);
     expect(onlyAfter.directionalSimilarity).toBeNull();
+  });
+});
+
+describe('float16 CLIP export', () => {
+  it('takes float16 pixel_values and gives the float32 model’s embeddings to float16 precision', async () => {
+    const clip = await ClipModel.load(dirs.half, { provider: 'cpu' });
+    try {
+      const { images, texts } = await clip.embed([warm, cool], ['add snow']);
+      const expected = [await expectedImage(warm), await expectedImage(cool)];
+      images.forEach((e, i) => expected[i]!.forEach((v, j) => expect(e[j]).toBeCloseTo(v, 2)));
+      const text = await expectedText(dirs.half, 'add snow', true);
+      text.forEach((v, j) => expect(texts[0]![j]).toBeCloseTo(v, 2));
+    } finally {
+      await clip.dispose();
+    }
   });
 });
 

@@ -221,6 +221,28 @@ export class ClipModel {
     return rows(out.text_embeds!, texts.length, 'text embeddings');
   }
 
+  /**
+   * Images and texts together: with the combined graph one run gives both (no stand-in input), with
+   * two graphs one run each.
+   */
+  async embed(
+    images: readonly RgbImage[],
+    texts: readonly string[],
+  ): Promise<{ images: Float32Array[]; texts: Float32Array[] }> {
+    if (this.layout.kind === 'split' || images.length === 0 || texts.length === 0) {
+      return { images: await this.embedImages(images), texts: await this.embedTexts(texts) };
+    }
+    const feeds: Record<string, TensorData> = {
+      pixel_values: await this.imageFeed(this.vision, images),
+      ...this.textFeeds(this.vision, texts),
+    };
+    const out = await this.vision.run(feeds, ['image_embeds', 'text_embeds']);
+    return {
+      images: rows(out.image_embeds!, images.length, 'image embeddings'),
+      texts: rows(out.text_embeds!, texts.length, 'text embeddings'),
+    };
+  }
+
   async dispose(): Promise<void> {
     await this.vision.dispose();
     if (this.text !== this.vision) await this.text.dispose();

@@ -69,12 +69,9 @@ export async function measureEdit(
   result: RgbImage,
   captions: Captions = {},
 ): Promise<ClipEditMetrics> {
-  const [sourceImage, resultImage] = (await clip.embedImages([source, result])) as [
-    Float32Array,
-    Float32Array,
-  ];
   const texts = [captions.before, captions.after].filter((t): t is string => t !== undefined && t !== '');
-  const embedded = await clip.embedTexts(texts);
+  const { images, texts: embedded } = await clip.embed([source, result], texts);
+  const [sourceImage, resultImage] = images as [Float32Array, Float32Array];
   const hasBefore = captions.before !== undefined && captions.before !== '';
   const hasAfter = captions.after !== undefined && captions.after !== '';
   return editMetrics({

@@ -21,6 +21,8 @@ export type TinyClipKind = 'analytic' | 'random';
 export interface TinyClipOptions {
   layout?: TinyClipLayout;
   kind?: TinyClipKind;
+  /** float16: pixel_values and the embeddings are float16 (computed in float32 inside). */
+  precision?: 'float32' | 'float16';
   seed?: number;
 }
 
@@ -63,10 +65,10 @@ const RANDOM_WIDTH = 16;
 const PATCH = 14;
 
 /** pixel_values [B, 3, S, S] → [B, D]. */
-function visionTower(g: GraphBuilder, kind: TinyClipKind, seed: number): string {
+function visionTower(g: GraphBuilder, kind: TinyClipKind, seed: number, pixels: string): string {
   const D = TINY_CLIP_DIM;
   if (kind === 'analytic') {
-    const means = g.op('ReduceMean', ['pixel_values', g.constInt64([2, 3])], { keepdims: attr.i(0) });
+    const means = g.op('ReduceMean', [pixels, g.constInt64([2, 3])], { keepdims: attr.i(0) });
     const mix = g.initializer('image_mix', 'float32', [3, D], Float32Array.from(TINY_CLIP_IMAGE_MIX.flat()));
     const bias = g.initializer('image_bias', 'float32', [D], Float32Array.from(TINY_CLIP_IMAGE_BIAS));
     return g.op('Add', [g.op('MatMul', [means, mix]), bias]);
@@ -77,7 +79,7 @@ function visionTower(g: GraphBuilder, kind: TinyClipKind, seed: number): string 
     [RANDOM_WIDTH, 3, PATCH, PATCH],
     seededUniform(RANDOM_WIDTH * 3 * PATCH * PATCH, 1 / Math.sqrt(3 * PATCH * PATCH), seed + 1),
   );
-  const patches = g.op('Conv', ['pixel_values', w], {
+  const patches = g.op('Conv', [pixels, w], {
     kernel_shape: attr.ints([PATCH, PATCH]),
     strides: attr.ints([PATCH, PATCH]),
   });
@@ -173,37 +175,46 @@ export async function makeTinyClipModel(outDir: string, options: TinyClipOptions
   const layout = options.layout ?? 'split';
   const kind = options.kind ?? 'analytic';
   const seed = options.seed ?? 77;
+  const io = options.precision ?? 'float32';
+  const pixelsIn = (g: GraphBuilder): string =>
+    io === 'float32' ? 'pixel_values' : g.op('Cast', ['pixel_values'], { to: attr.i(dataTypeOf('float32')) });
+  const embedOut = (g: GraphBuilder, x: string): string =>
+    io === 'float32' ? x : g.op('Cast', [x], { to: attr.i(dataTypeOf('float16')) });
   await mkdir(outDir, { recursive: true });
   const vocabulary = buildClipVocabulary();
   const vocabSize = vocabulary.vocab.size;
   const S = CLIP_DEFAULT_PREPROCESS.cropHeight;
   const D = TINY_CLIP_DIM;
-  const doc = `tiny CLIP (${layout}, ${kind}, seed ${seed})`;
+  const doc = `tiny CLIP (${layout}, ${kind}, ${io}, seed ${seed})`;
 
   if (layout === 'split') {
     const text = new GraphBuilder('text_model');
     text.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-    text.output('text_embeds', textTower(text, kind, vocabSize, seed, false), 'float32', ['batch_size', D]);
+    text.output('text_embeds', embedOut(text, textTower(text, kind, vocabSize, seed, false)), io, [
+      'batch_size',
+      D,
+    ]);
     await save(text, outDir, 'text_model.onnx', doc);
     const vision = new GraphBuilder('vision_model');
-    vision.input('pixel_values', 'float32', ['batch_size', 3, S, S]);
-    vision.output('image_embeds', visionTower(vision, kind, seed), 'float32', ['batch_size', D]);
+    vision.input('pixel_values', io, ['batch_size', 3, S, S]);
+    const embeds = embedOut(vision, visionTower(vision, kind, seed, pixelsIn(vision)));
+    vision.output('image_embeds', embeds, io, ['batch_size', D]);
     await save(vision, outDir, 'vision_model.onnx', doc);
   } else {
     const g = new GraphBuilder('clip');
     g.input('input_ids', 'int64', ['text_batch_size', 'sequence_length']);
-    g.input('pixel_values', 'float32', ['image_batch_size', 3, S, S]);
+    g.input('pixel_values', io, ['image_batch_size', 3, S, S]);
     g.input('attention_mask', 'int64', ['text_batch_size', 'sequence_length']);
     const unit = (x: string) => g.op('LpNormalization', [x], { axis: attr.i(1), p: attr.i(2) });
     const textEmbeds = unit(textTower(g, kind, vocabSize, seed, true));
-    const imageEmbeds = unit(visionTower(g, kind, seed));
+    const imageEmbeds = unit(visionTower(g, kind, seed, pixelsIn(g)));
     const logits = g.op('MatMul', [
       imageEmbeds,
       g.op('Transpose', [textEmbeds], { perm: attr.ints([1, 0]) }),
     ]);
     g.output('logits_per_image', logits, 'float32', ['image_batch_size', 'text_batch_size']);
-    g.output('text_embeds', textEmbeds, 'float32', ['text_batch_size', D]);
-    g.output('image_embeds', imageEmbeds, 'float32', ['image_batch_size', D]);
+    g.output('text_embeds', embedOut(g, textEmbeds), io, ['text_batch_size', D]);
+    g.output('image_embeds', embedOut(g, imageEmbeds), io, ['image_batch_size', D]);
     await save(g, outDir, 'model.onnx', doc);
   }
 
