@@ -2,6 +2,14 @@ import js from '@eslint/js';
 import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
+// sharp is loaded only through src/main/native/sharp.ts (RTLD_DEEPBIND, so that its GLib cannot clash
+// with the system's inside Electron's binary); type imports are fine.
+const sharpOnlyThroughLoader = {
+  name: 'sharp',
+  message: "Import sharp from 'src/main/native/sharp' (it isolates sharp's GLib).",
+  allowTypeImports: true,
+};
+
 export default tseslint.config(
   { ignores: ['node_modules', 'out', 'dist', 'test-output', 'bench-output'] },
   js.configs.recommended,
@@ -22,6 +30,11 @@ export default tseslint.config(
       'react-hooks/rules-of-hooks': 'error',
       'react-hooks/exhaustive-deps': 'warn',
     },
+  },
+  {
+    files: ['src/main/**/*.ts'],
+    ignores: ['src/main/native/sharp.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { paths: [sharpOnlyThroughLoader] }] },
   },
   {
     files: ['src/main/engine/**/*.ts', 'src/shared/**/*.ts'],

@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
 import { setRuntimeLogLevel } from '../engine/backend';
 import { runEditCommand } from './commands/edit';
+import { runEvalCommand } from './commands/eval';
+import { runExportPairsCommand } from './commands/export-pairs';
 import { runInspectCommand } from './commands/inspect';
+import { runMakeTinyClipCommand } from './commands/make-tiny-clip';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
 import { runExportCommand, runInfoCommand, runRerunCommand, runRerunStaleCommand } from './commands/project';
 import { UsageError } from './args';
@@ -20,6 +23,14 @@ const USAGE = `Usage:
   cli info FILE
   cli export FILE [--psd OUT.psd] [--png OUT.png]
   cli inspect DIR [--provider ...] [--json]
+  cli export-pairs FILE.iedit... --out DIR [--quality 100]
+           (every edit layer's source and kept result as training pairs: InstructPix2Pix dataset
+           layout plus a metadata.jsonl for diffusers' train_instruct_pix2pix.py)
+  cli make-tiny-clip OUT_DIR [--combined] [--analytic] (a small CLIP export for tests)
+  cli eval --model DIR [--clip DIR] --set FILE.jsonl [--out DIR] [--steps N] [--text-guidance F]
+           [--image-guidance F] [--seed 0] [--resolution 512|native] [--provider ...] [--json]
+           (CLIP image similarity, CLIP-T, directional similarity, L1/L2 to targets; --out resumes;
+           without --clip: a CLIP export in MODEL/clip, or ../clip-vit-large-patch14 or ../clip beside it)
 Every command: --verbose also shows onnxruntime's own warnings (by default only its errors).`;
 
 export interface CliIo {
@@ -51,6 +62,12 @@ export async function runCli(
         return await runInfoCommand(rest, io);
       case 'export':
         return await runExportCommand(rest, io);
+      case 'make-tiny-clip':
+        return await runMakeTinyClipCommand(rest, io);
+      case 'eval':
+        return await runEvalCommand(rest, io);
+      case 'export-pairs':
+        return await runExportPairsCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
