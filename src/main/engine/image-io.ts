@@ -656,6 +656,19 @@ function insertTextChunks(png: Buffer, textChunks: Record<string, string>): Buff
   return Buffer.concat([png.subarray(0, ihdrEnd), ...chunks, png.subarray(ihdrEnd)]);
 }
 
+/** A PNG with every chunk of the given type removed (chunks are length, type, data, CRC). */
+export function withoutPngChunk(png: Buffer, type: string): Buffer {
+  const parts: Buffer[] = [png.subarray(0, 8)];
+  let offset = 8;
+  while (offset + 12 <= png.length) {
+    const length = png.readUInt32BE(offset);
+    const end = offset + 12 + length;
+    if (png.toString('latin1', offset + 4, offset + 8) !== type) parts.push(png.subarray(offset, end));
+    offset = end;
+  }
+  return Buffer.concat(parts);
+}
+
 /** Lossless 8-bit RGB PNG, with optional text metadata (tEXt for ASCII text, iTXt for any other). */
 export async function encodePng(image: RgbImage, textChunks?: Record<string, string>): Promise<Buffer> {
   checkImage(image);
@@ -665,7 +678,8 @@ export async function encodePng(image: RgbImage, textChunks?: Record<string, str
   const png = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .png({ compressionLevel: 6, adaptiveFiltering: true, palette: false })
     .toBuffer();
-  return insertTextChunks(png, chunks);
+  // libvips writes a pHYs of 1 pixel/mm (25.4 DPI) for raw input: a resolution no one chose.
+  return insertTextChunks(withoutPngChunk(png, 'pHYs'), chunks);
 }
 
 export async function writePng(
