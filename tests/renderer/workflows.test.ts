@@ -88,6 +88,7 @@ beforeEach(() => {
   setClient(client);
   resetRepeatGuard();
   setState({
+    connected: true,
     doc: docView(),
     model: {
       state: 'ready',
@@ -238,9 +239,12 @@ describe('unsaved work', () => {
     expect(await failing).toBe(false);
   });
 
-  it('does not warn on leaving in Electron (the app asks there) or when saved', () => {
+  it('does not warn on leaving in Electron, when saved, or with the server gone', () => {
     setState({ doc: docView({ dirty: false }) });
     expect(shouldWarnBeforeUnload()).toBe(false);
+    setState({ doc: docView({ dirty: true }), connected: false });
+    expect(shouldWarnBeforeUnload()).toBe(false);
+    setState({ connected: true });
     setState({
       doc: docView({ dirty: true }),
       info: { name: 'x', version: '0', mode: 'electron', platform: 'linux', nativeDialogs: true },

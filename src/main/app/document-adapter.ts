@@ -550,6 +550,7 @@ class SessionDocumentService implements DocumentService {
       canRedo: history.canRedo,
       undoLabel: history.undoLabel,
       redoLabel: history.redoLabel,
+      notices: [...doc.base.origin.notices],
     };
   }
 }

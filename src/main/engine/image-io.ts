@@ -62,6 +62,14 @@ function looksTruncated(buf: Buffer): boolean {
   return false;
 }
 
+/** The decoder's own words from libvips warnings, without the "read gave N warnings" summary. */
+export function decoderDamage(warnings: string[]): string | null {
+  const details = warnings
+    .filter((warning) => warning && !/^read gave \d+ warnings?$/i.test(warning))
+    .map((warning) => warning.replace(/^Vips\w+:\s*/, '').trim());
+  return details.length > 0 ? [...new Set(details)].join('; ') : null;
+}
+
 function sharpMessage(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0]?.trim() ?? '';
 }
@@ -144,8 +152,13 @@ export async function decodeImage(
 
   let data: Buffer;
   let info: OutputInfo;
+  // libvips reports recoverable damage (a corrupt JPEG scan, a bad PNG chunk) as warnings and goes
+  // on decoding; the result can be partly grey. The user must hear about it.
+  const warnings: string[] = [];
   try {
-    ({ data, info } = await sharp(buf, sharpOptions)
+    const pipeline = sharp(buf, sharpOptions);
+    pipeline.on('warning', (message: string) => warnings.push(String(message).trim()));
+    ({ data, info } = await pipeline
       .rotate()
       .flatten({ background: WHITE })
       .toColourspace('srgb')
@@ -160,6 +173,12 @@ export async function decodeImage(
       );
     }
     throw new ImageDecodeError(`${label} is corrupt: its ${format} pixel data cannot be decoded (${msg})`);
+  }
+  const damage = decoderDamage(warnings);
+  if (damage) {
+    notices.unshift(
+      `${label} is damaged: the decoder reported “${damage}”; parts of the picture may be grey or wrong`,
+    );
   }
   if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
     throw new ImageDecodeError(

@@ -208,6 +208,8 @@ export const documentViewSchema = z.strictObject({
   canRedo: z.boolean(),
   undoLabel: z.string().nullable(),
   redoLabel: z.string().nullable(),
+  /** What opening the picture changed or found (conversions, damage), for the user to see. */
+  notices: z.array(z.string().max(10_000)).max(100).optional(),
 });
 export type DocumentView = z.infer<typeof documentViewSchema>;
 

@@ -108,6 +108,14 @@ export async function confirmReplace(action: string): Promise<boolean> {
   return saveProject(false);
 }
 
+/** After a picture was opened: what the import changed or found; damage as an error that stays longer. */
+function showOpenNotices(doc: DocumentView): void {
+  const notices = doc.notices ?? [];
+  if (notices.length === 0 || doc.messages.length > 0) return;
+  const damaged = notices.some((notice) => / is damaged: /.test(notice));
+  toast(notices.join(' · '), damaged ? 'error' : 'info');
+}
+
 export async function openBytes(name: string, bytes: Uint8Array): Promise<void> {
   if (!(await confirmReplace(`opening ${name}`))) return;
   setState({ busy: `Opening ${name}…` });
@@ -118,6 +126,7 @@ export async function openBytes(name: string, bytes: Uint8Array): Promise<void> 
   if (doc) {
     applyDocument(doc);
     viewCommands.emit('zoomFit');
+    showOpenNotices(doc);
   }
 }
 
@@ -155,6 +164,7 @@ export async function openFromDialog(): Promise<void> {
     if (doc) {
       applyDocument(doc);
       viewCommands.emit('zoomFit');
+      showOpenNotices(doc);
     }
     return;
   }

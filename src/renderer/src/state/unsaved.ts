@@ -24,8 +24,11 @@ export function answerUnsaved(choice: UnsavedChoice): void {
   resolve?.(choice);
 }
 
-/** Whether leaving the page should be questioned (browser mode, unsaved work). */
+/**
+ * Whether leaving the page should be questioned: browser mode, unsaved work, and a server to save it
+ * to (once the connection is gone, only the autosave can help, and asking would only get in the way).
+ */
 export function shouldWarnBeforeUnload(): boolean {
   const state = getState();
-  return state.info?.mode === 'browser' && state.doc?.dirty === true;
+  return state.info?.mode === 'browser' && state.connected && state.doc?.dirty === true;
 }
