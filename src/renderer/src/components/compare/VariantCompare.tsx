@@ -80,18 +80,22 @@ export function VariantCompare({ message }: { message: MessageView }) {
   const [view, setView] = useState<View | null>(null);
   const pane = useRef<HTMLDivElement | null>(null);
   const drag = useRef<{ x: number; y: number } | null>(null);
-  const docSize = useAppState((state) =>
-    state.doc ? { width: state.doc.width, height: state.doc.height } : null,
-  );
+  const docWidth = useAppState((state) => state.doc?.width ?? 0);
+  const docHeight = useAppState((state) => state.doc?.height ?? 0);
   const layerId = message.layerId;
 
   const fit = () => {
     const element = pane.current;
-    if (!element || !docSize) return;
-    setView(fitView({ width: element.clientWidth, height: element.clientHeight }, docSize));
+    if (!element || !docWidth || !docHeight) return;
+    setView(
+      fitView(
+        { width: element.clientWidth, height: element.clientHeight },
+        { width: docWidth, height: docHeight },
+      ),
+    );
   };
   // Fit once the panes have their size, and again when the mode changes their size.
-  useLayoutEffect(fit, [mode, docSize?.width, docSize?.height]); // eslint-disable-line react-hooks/exhaustive-deps
+  useLayoutEffect(fit, [mode, docWidth, docHeight]);
 
   const close = () => setState({ compareVariants: null });
   useEffect(() => {
