@@ -310,10 +310,17 @@ describe.skipIf(!hasChromium)('editing workflows in the browser', () => {
       expect(samplerBox.x + samplerBox.width).toBeLessThanOrEqual(width);
       await screenshot(page, `workflows-layout-${width}x${height}`);
     }
+    // Folding the edit settings gives the history most of the side bar.
+    await page.getByTestId('settings-toggle').click();
+    await page.getByTestId('settings-summary').waitFor();
+    const roomy = (await page.locator('.history-panel .messages').boundingBox())!;
+    expect(roomy.height).toBeGreaterThanOrEqual(200);
+    await screenshot(page, 'workflows-layout-900x600-settings-folded');
+    await page.getByTestId('settings-toggle').click();
     await page.setViewportSize({ width: 1400, height: 860 });
   }, 60_000);
 
-  it('saves with a busy state and clears the unsaved mark; asks before unsaved work is replaced or left', async () => {
+  it('a save clears the unsaved mark; unsaved work is asked about before it is replaced or left', async () => {
     await expect.poll(() => page.locator('.doc-title').textContent()).toMatch(/•$/);
     const download = page.waitForEvent('download');
     await page.getByTestId('save').click();

@@ -10,6 +10,7 @@ import type { DocumentView, MessageView } from '../../src/shared/contract/schema
 import {
   confirmReplace,
   openBytes,
+  openFromDialog,
   resetRepeatGuard,
   saveProject,
   sendInstruction,
@@ -237,6 +238,39 @@ describe('unsaved work', () => {
     await tick();
     client.calls.filter((c) => c.name === 'project.saveBytes')[1]?.reject(new Error('disk full'));
     expect(await failing).toBe(false);
+  });
+
+  it('Electron: asks before the open dialog; save goes through project.save', async () => {
+    setState({
+      doc: docView({ dirty: true }),
+      info: { name: 'x', version: '0', mode: 'electron', platform: 'linux', nativeDialogs: true },
+    });
+    const cancelled = openFromDialog();
+    await tick();
+    expect(getState().unsavedPrompt?.action).toBe('opening another picture');
+    answerUnsaved('cancel');
+    await cancelled;
+    expect(client.calls).toHaveLength(0);
+
+    const saving = openFromDialog();
+    await tick();
+    answerUnsaved('save');
+    await tick();
+    expect(client.calls.map((c) => c.name)).toEqual(['project.save']);
+    client.calls[0]?.resolve({ path: '/home/ann/photo.iedit' });
+    await tick();
+    expect(client.calls.map((c) => c.name)).toEqual(['project.save', 'document.openDialog']);
+    client.calls[1]?.resolve(null);
+    await saving;
+
+    // A save dialog the user cancelled: nothing is replaced.
+    const refused = openFromDialog();
+    await tick();
+    answerUnsaved('save');
+    await tick();
+    client.calls[2]?.resolve({ path: null });
+    await refused;
+    expect(client.calls.map((c) => c.name)).toEqual(['project.save', 'document.openDialog', 'project.save']);
   });
 
   it('does not warn on leaving in Electron, when saved, or with the server gone', () => {

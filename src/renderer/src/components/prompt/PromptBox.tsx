@@ -44,6 +44,11 @@ export function PromptBox() {
       false,
   );
   const ref = useRef<HTMLTextAreaElement>(null);
+  // Short windows start with the settings folded, so the history keeps its room.
+  const [showSettings, setShowSettings] = useState(
+    () => typeof window === 'undefined' || window.innerHeight > 700,
+  );
+  const draft = useAppState((state) => state.draft);
   const note = tokenNote(instruction, useTokenCount(instruction, modelDir));
 
   useEffect(() => {
@@ -94,7 +99,23 @@ export function PromptBox() {
           </button>
         </div>
       )}
-      <EditSettingsFields />
+      {showSettings ? (
+        <EditSettingsFields />
+      ) : (
+        <p className="settings-summary muted" data-testid="settings-summary">
+          text {draft.textGuidance} · image {draft.imageGuidance} · {draft.steps} steps · seed{' '}
+          {draft.seed ?? 'random'} · {draft.resolution === 'native' ? 'native size' : '512 px'}
+        </p>
+      )}
+      <button
+        type="button"
+        className="link-button settings-toggle"
+        data-testid="settings-toggle"
+        aria-expanded={showSettings}
+        onClick={() => setShowSettings(!showSettings)}
+      >
+        {showSettings ? 'Hide settings' : 'Settings…'}
+      </button>
       <div className="prompt-row">
         <textarea
           ref={ref}
