@@ -16,6 +16,7 @@ import {
   sendInstruction,
   setClient,
   startRerun,
+  stopRerun,
 } from '../../src/renderer/src/state/actions';
 import { RepeatGuard, restoredDraft } from '../../src/renderer/src/state/send-guard';
 import { defaultDraft, getState, setState } from '../../src/renderer/src/state/store';
@@ -340,7 +341,18 @@ describe('re-run with…', () => {
       resolution: 'native',
       karrasSigmas: true,
     });
+    // The re-run's seed does not stick to the next new instruction.
+    expect(getState().draft.seed).toBeNull();
     client.calls[0]?.resolve({ jobId: 'j1', messageId: 'm1' });
     await sent;
+  });
+
+  it('gives back the seed chosen before the re-run when it is left', () => {
+    setState((s) => ({ draft: { ...s.draft, seed: 77 } }));
+    startRerun(message);
+    expect(getState().draft.seed).toBe(4242);
+    stopRerun();
+    expect(getState().draft.seed).toBe(77);
+    expect(getState().rerunOf).toBeNull();
   });
 });

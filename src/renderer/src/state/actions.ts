@@ -329,7 +329,11 @@ export async function sendInstruction(): Promise<boolean> {
     return false;
   }
   // Cleared now, not when the reply comes: what is typed from here on is the next instruction.
-  setState((current) => ({ rerunOf: null, draft: { ...current.draft, instruction: '' } }));
+  // A re-run's seed was for that re-run only: new instructions get the seed chosen before it.
+  setState((current) => ({
+    rerunOf: null,
+    draft: { ...current.draft, instruction: '', ...(rerunOf ? { seed: seedBeforeRerun } : {}) },
+  }));
   const result = await attempt('Could not start the edit', () =>
     api().call('edit.enqueue', { settings, ...(rerunOf ? { rerunOf } : {}) }),
   );
@@ -337,13 +341,22 @@ export async function sendInstruction(): Promise<boolean> {
   repeatGuard.reset();
   setState((current) => ({
     rerunOf: current.rerunOf ?? rerunOf,
-    draft: { ...current.draft, instruction: restoredDraft(settings.instruction, current.draft.instruction) },
+    draft: {
+      ...current.draft,
+      instruction: restoredDraft(settings.instruction, current.draft.instruction),
+      // A failed re-run is still a re-run, with its seed.
+      ...(rerunOf ? { seed: settings.seed ?? null } : {}),
+    },
   }));
   return false;
 }
 
+/** The seed the box had before a re-run took it over (given back when the re-run is sent or left). */
+let seedBeforeRerun: number | null = null;
+
 export function startRerun(message: MessageView): void {
   const { settings } = message;
+  if (getState().rerunOf === null) seedBeforeRerun = getState().draft.seed;
   setState({
     rerunOf: message.id,
     draft: {
@@ -373,7 +386,10 @@ export async function updateStaleLayers(): Promise<void> {
 }
 
 export function stopRerun(): void {
-  setState((current) => ({ rerunOf: null, draft: { ...current.draft, instruction: '' } }));
+  setState((current) => ({
+    rerunOf: null,
+    draft: { ...current.draft, instruction: '', seed: seedBeforeRerun },
+  }));
 }
 
 export async function cancelJob(jobId: string): Promise<void> {
