@@ -75,6 +75,9 @@ describe('document workflows (app adapter)', () => {
     const after = await service.deleteLayer(messageId);
     expect(after.messages).toEqual([]);
     expect(after.layers.map((l) => l.kind)).toEqual(['source']);
+    const undone = await service.undo();
+    // Undo brings it back, as the Dismiss button's tooltip says.
+    expect(undone?.messages.map((m) => [m.instruction, m.status])).toEqual([['make it night', 'cancelled']]);
     await service.dispose();
   });
 
