@@ -62,6 +62,7 @@ function DownloadSection() {
           placeholder="owner/repository"
           value={repo}
           data-testid="download-repo"
+          list="known-model-repos"
           spellCheck={false}
           onChange={(event) => setRepo(event.target.value)}
         />
@@ -83,6 +84,18 @@ function DownloadSection() {
           </button>
         )}
       </div>
+      <datalist id="known-model-repos">
+        {[
+          ...new Set([
+            settings?.downloadRepo ?? '',
+            ...(settings?.models ?? []).map((entry) => entry.repo ?? ''),
+          ]),
+        ]
+          .filter(Boolean)
+          .map((known) => (
+            <option key={known} value={known} />
+          ))}
+      </datalist>
       {progress && (
         <div className="download-progress" data-testid="download-progress">
           <div className="progress-bar">
