@@ -358,6 +358,9 @@ describe.skipIf(!hasChromium)('editing workflows in the browser', () => {
     expect(await warning.textContent()).toMatch(
       /damaged\.jpg is damaged: the decoder reported “Corrupt JPEG data/,
     );
+    // What was discarded is not offered back as an autosave.
+    await page.waitForTimeout(1000);
+    expect(await page.getByTestId('recovery-banner').count()).toBe(0);
     await screenshot(page, 'workflows-damaged-jpeg-warning');
   }, 120_000);
 

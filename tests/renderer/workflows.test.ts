@@ -210,6 +210,32 @@ describe('unsaved work', () => {
     expect(getState().doc?.id).toBe('doc2');
   });
 
+  it('discarded work is not offered back as an autosave', async () => {
+    setState({ doc: docView({ id: 'doc-discarded', dirty: true }) });
+    const opening = openBytes('next.png', new Uint8Array([1]));
+    await tick();
+    answerUnsaved('discard');
+    await tick();
+    client.calls[0]?.resolve(docView({ id: 'doc-next', name: 'next.png' }));
+    await opening;
+    const list = client.calls.find((c) => c.name === 'recovery.list')!;
+    const entry = (id: string, documentId: string) => ({
+      id,
+      name: documentId,
+      projectPath: null,
+      savedAt: 1,
+      layers: 2,
+      documentId,
+    });
+    list.resolve([entry('recovery-1', 'doc-discarded'), entry('recovery-2', 'doc-other')]);
+    await tick();
+    const discard = client.calls.find((c) => c.name === 'recovery.discard')!;
+    expect(discard.request).toEqual({ id: 'recovery-1' });
+    discard.resolve({ discarded: true });
+    await tick();
+    expect(getState().recoveries.map((r) => r.id)).toEqual(['recovery-2']);
+  });
+
   it('save saves (showing it as busy) and then opens; a failed save opens nothing', async () => {
     setState({ doc: docView({ dirty: true }) });
     const opening = openBytes('next.png', new Uint8Array([1]));

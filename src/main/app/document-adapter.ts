@@ -359,6 +359,7 @@ class SessionDocumentService implements DocumentService {
         projectPath: info.projectPath,
         savedAt: info.savedAt,
         layers: info.layers,
+        documentId: info.documentId ?? null,
       });
     }
     return entries;

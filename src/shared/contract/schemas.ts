@@ -221,6 +221,8 @@ export const recoveryEntrySchema = z.strictObject({
   projectPath: z.string().max(LIMITS.pathChars).nullable(),
   savedAt: z.number(),
   layers: z.number().int().min(0),
+  /** The document it is an autosave of, when known. */
+  documentId: z.string().max(LIMITS.idChars).nullable().optional(),
 });
 export type RecoveryEntry = z.infer<typeof recoveryEntrySchema>;
 

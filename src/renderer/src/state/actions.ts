@@ -57,9 +57,19 @@ export function applyDocument(doc: DocumentView | null): void {
 
 // ---- Recovery ----------------------------------------------------------------------------------
 
+/** Documents whose unsaved work the user chose to discard: their autosaves are not offered back. */
+const discardedDocuments = new Set<string>();
+
 export async function refreshRecoveries(): Promise<void> {
   const recoveries = await attempt('Could not look for autosaves', () => api().call('recovery.list', {}));
-  if (recoveries) setState({ recoveries });
+  if (!recoveries) return;
+  const discarded = recoveries.filter(
+    (entry) => entry.documentId && discardedDocuments.has(entry.documentId),
+  );
+  for (const entry of discarded) {
+    await attempt('Could not discard the autosave', () => api().call('recovery.discard', { id: entry.id }));
+  }
+  setState({ recoveries: recoveries.filter((entry) => !discarded.includes(entry)) });
 }
 
 export async function restoreRecovery(id: string): Promise<void> {
@@ -104,7 +114,11 @@ export async function confirmReplace(action: string): Promise<boolean> {
   if (!getState().doc?.dirty) return true;
   const choice = await askUnsaved(action);
   if (choice === 'cancel') return false;
-  if (choice === 'discard') return true;
+  if (choice === 'discard') {
+    const doc = getState().doc;
+    if (doc) discardedDocuments.add(doc.id);
+    return true;
+  }
   return saveProject(false);
 }
 
