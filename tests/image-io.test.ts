@@ -270,6 +270,25 @@ describe('decodeImage', () => {
       await expectDecodeError(file, /scrambled\.png is corrupt/);
     });
 
+    it('a JPEG with corrupt scan data opens, with a notice saying it is damaged', async () => {
+      // A smooth pattern: scrambled bytes in its scan break the Huffman stream (noise may not).
+      const pattern = Buffer.alloc(256 * 256 * 3);
+      for (let i = 0; i < pattern.length; i++) pattern[i] = (i * 7) % 251;
+      const good = await sharp(pattern, { raw: { width: 256, height: 256, channels: 3 } })
+        .jpeg({ quality: 90 })
+        .toBuffer();
+      const bad = Buffer.from(good);
+      const middle = Math.floor(bad.length / 2);
+      for (let i = middle; i < middle + 40; i++) bad[i] = bad[i] === 0xff ? 0 : (bad[i] ?? 0) ^ 0x5a;
+      const file = join(dir, 'damaged.jpg');
+      writeFileSync(file, bad);
+      const { image, notices } = await decodeImage(file);
+      expect([image.width, image.height]).toEqual([256, 256]);
+      expect(notices[0]).toMatch(/damaged\.jpg is damaged: the decoder reported “Corrupt JPEG data/);
+      // The intact file has no such notice.
+      expect((await decodeImage(good)).notices).toEqual([]);
+    });
+
     it('a text file', async () => {
       const file = join(dir, 'notes.png');
       writeFileSync(file, 'This is not an image.\nJust some text.\n');

@@ -123,3 +123,27 @@ describe('model download', () => {
     ).rejects.toThrow('does not look like');
   });
 });
+
+describe('download errors in plain words', () => {
+  it('says plainly when the network is unreachable (a real refused connection)', async () => {
+    const { explainDownloadError } = await import('../../src/main/app/model-download');
+    // A port nothing listens on: taken, then released.
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const error = await fetch(`http://127.0.0.1:${port}/api/models`).then(
+      () => null,
+      (failure: unknown) => failure,
+    );
+    expect(error).not.toBeNull();
+    const text = explainDownloadError(error);
+    expect(text).toMatch(/^Cannot reach huggingface\.co: this computer seems to be offline/);
+    expect(text).toContain('ECONNREFUSED');
+    // Other failures keep their own message.
+    expect(explainDownloadError(new Error('unet/model.onnx: checksum mismatch'))).toBe(
+      'unet/model.onnx: checksum mismatch',
+    );
+  });
+});

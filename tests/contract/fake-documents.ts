@@ -117,6 +117,15 @@ export function fakeDocuments(): DocumentService & { calls: string[] } {
     markSaved(path) {
       if (view) view = { ...view, path };
     },
+    markDownloaded() {
+      calls.push('markDownloaded');
+      if (view) view = { ...view, dirty: false };
+    },
+    async rerunStale() {
+      need();
+      calls.push('rerunStale');
+      return 0;
+    },
     async exportBytes(format) {
       need();
       return { name: `picture.${format}`, bytes: PNG_1X1 };

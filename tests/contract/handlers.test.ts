@@ -48,6 +48,7 @@ const VALID: Record<CallName, Record<string, unknown>> = {
   'history.redo': {},
   'edit.enqueue': { settings },
   'edit.cancel': { jobId: 'j1' },
+  'edit.rerunStale': {},
   'variant.pick': { messageId: 'm1', variantId: 'v1' },
   'project.save': {},
   'project.saveAs': {},
@@ -59,6 +60,7 @@ const VALID: Record<CallName, Record<string, unknown>> = {
   'recovery.list': {},
   'recovery.restore': { id: 'r1' },
   'recovery.discard': { id: 'r1' },
+  'text.countTokens': { text: 'make it red' },
 };
 
 function wrongValueFor(schema: z.ZodType, value: unknown): unknown[] {

@@ -168,9 +168,11 @@ const layers: EditLayer[] = [
     },
     refs.base,
   ),
-  // Never run: no variant, adds nothing; exported as an empty PSD layer.
-  // Its name is not Latin-1: PSD keeps it in the Unicode name ('luni'), which ag-psd and psd-tools read.
-  editLayer({ id: 'l4', name: SKY, instruction: SKY, pixels: null, seed: 44 }, refs.base),
+  // Cancelled before its first result: no variant, adds nothing, and is left out of the exports.
+  {
+    ...editLayer({ id: 'l4', name: SKY, instruction: SKY, pixels: null, seed: 44 }, refs.base),
+    failure: 'cancelled',
+  },
 ];
 
 function documentOf(order: string[]): DocumentRecord {
@@ -371,14 +373,14 @@ describe('exportPng', () => {
       'make it red',
       'add snow',
       'tint it blue — café style',
-      SKY,
     ]);
-    expect(history.layers.map((l) => l.name)).toEqual(['make it red', 'add snow', 'blue tint', SKY]);
-    expect(history.layers.map((l) => l.visible)).toEqual([true, false, true, true]);
-    expect(history.layers.map((l) => l.opacity)).toEqual([0.5, 1, 1, 1]);
-    expect(history.layers.map((l) => l.blendMode)).toEqual(['normal', 'normal', 'multiply', 'normal']);
-    expect(history.layers.map((l) => l.hasMask)).toEqual([true, false, false, false]);
-    expect(history.layers.map((l) => l.activeVariantId)).toEqual(['l1-v1', 'l2-v1', 'l3-v1', null]);
+    expect(history.layers.map((l) => l.name)).toEqual(['make it red', 'add snow', 'blue tint']);
+    expect(history.layers.map((l) => l.visible)).toEqual([true, false, true]);
+    expect(history.layers.map((l) => l.opacity)).toEqual([0.5, 1, 1]);
+    expect(history.layers.map((l) => l.blendMode)).toEqual(['normal', 'normal', 'multiply']);
+    expect(history.layers.map((l) => l.hasMask)).toEqual([true, false, false]);
+    expect(history.layers.map((l) => l.activeVariantId)).toEqual(['l1-v1', 'l2-v1', 'l3-v1']);
+    expect(entry?.text).not.toContain(SKY);
     expect(history.layers[2]?.request).toEqual(request('tint it blue — café style', 33));
     expect(history.layers[0]?.request).toMatchObject({
       steps: 20,
@@ -403,6 +405,42 @@ describe('exportPng', () => {
     const { data } = await sharp(bare).raw().toBuffer({ resolveWithObject: true });
     expect(firstDiff(new Uint8Array(data), expectedFlat.data)).toBe('equal');
   });
+
+  it('names a local model by its folder only, never by its path', async () => {
+    const local = (id: string): DocumentRecord => {
+      const red = layers[0]!;
+      const model = { id, version: 'optimum/fp32' };
+      const relabelled: EditLayer = {
+        ...red,
+        request: { ...red.request, model },
+        variants: red.variants.map((v) => ({ ...v, request: { ...v.request, model } })),
+      };
+      return { ...documentOf(['l1']), layers: { l1: relabelled } };
+    };
+    for (const [id, expected] of [
+      ['/home/ann/models/instruct-pix2pix-onnx', 'instruct-pix2pix-onnx'],
+      ['C:\\Users\\ann\\models\\ip2p-fp16\\', 'ip2p-fp16'],
+      ['timbrooks/instruct-pix2pix', 'timbrooks/instruct-pix2pix'],
+    ] as const) {
+      const text = pngText(await exportPng(local(id), store)).get(HISTORY_KEY)?.text ?? '';
+      const history = JSON.parse(text) as ExportedHistory;
+      expect(history.layers[0]?.request.model).toEqual({ id: expected, version: 'optimum/fp32' });
+      expect(text).not.toContain('ann');
+    }
+  });
+
+  it('writes no resolution (no pHYs chunk; ImageMagick sees none)', async () => {
+    const types = pngChunks(png).map((chunk) => chunk.type);
+    expect(types).not.toContain('pHYs');
+    expect(types[0]).toBe('IHDR');
+    expect(types.at(-1)).toBe('IEND');
+    if (hasIdentify) {
+      const path = join(dir, 'no-dpi.png');
+      writeFileSync(path, png);
+      // Units "Undefined": nothing stored (72 is only ImageMagick's default for display).
+      expect(run('identify', ['-format', '%U', path]).toString('utf8')).toBe('Undefined');
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -424,6 +462,10 @@ describe('exportPsd read back with ag-psd', () => {
     return layer;
   };
 
+  it('carries no resolution of its own making', () => {
+    expect(psd.imageResources?.resolutionInfo).toBeUndefined();
+  });
+
   it('is a PSD (not PSB) of the document size', () => {
     expect(Buffer.from(bytes.subarray(0, 4)).toString('latin1')).toBe('8BPS');
     expect((bytes[4] ?? 0) * 256 + (bytes[5] ?? 0)).toBe(1);
@@ -433,13 +475,14 @@ describe('exportPsd read back with ag-psd', () => {
 
   it('has the background and every edit layer, bottom first, with names, flags and blend modes', () => {
     const children = psd.children ?? [];
-    expect(children.map((l) => l.name)).toEqual(['Background', 'make it red', 'add snow', 'blue tint', SKY]);
-    expect(children.map((l) => l.hidden ?? false)).toEqual([false, false, true, false, false]);
-    expect(children.map((l) => Math.round((l.opacity ?? -1) * 255))).toEqual([255, 128, 255, 255, 255]);
-    expect(children.map((l) => l.blendMode)).toEqual(['normal', 'normal', 'normal', 'multiply', 'normal']);
+    // The cancelled layer (SKY) is not there: no empty layers.
+    expect(children.map((l) => l.name)).toEqual(['Background', 'make it red', 'add snow', 'blue tint']);
+    expect(children.map((l) => l.hidden ?? false)).toEqual([false, false, true, false]);
+    expect(children.map((l) => Math.round((l.opacity ?? -1) * 255))).toEqual([255, 128, 255, 255]);
+    expect(children.map((l) => l.blendMode)).toEqual(['normal', 'normal', 'normal', 'multiply']);
   });
 
-  it('stores each layer’s full-size pixels (the pending layer empty)', () => {
+  it('stores each layer’s full-size pixels', () => {
     const expected = [baseImage(), solid(...RED), pattern(), solid(...MULTIPLY)];
     expected.forEach((image, i) => {
       const layer = child(i);
@@ -456,9 +499,7 @@ describe('exportPsd read back with ag-psd', () => {
       for (let p = 0; p < W * H; p++)
         if (data.data[p * 4 + 3] !== 255) throw new Error(`alpha at ${p} in ${i}`);
     });
-    const pending = child(4);
-    expect(pending.imageData).toBeUndefined();
-    expect((pending.right ?? 0) - (pending.left ?? 0)).toBe(0);
+    expect(psd.children).toHaveLength(4);
   });
 
   it('stores the mask as a document-size user mask with default colour 0', () => {
@@ -475,7 +516,7 @@ describe('exportPsd read back with ag-psd', () => {
       if (data[p * channels] !== expected[p])
         throw new Error(`mask pixel ${p}: ${data[p * channels]} vs ${expected[p]}`);
     }
-    for (const i of [0, 2, 3, 4]) expect(child(i).mask, `mask of ${i}`).toBeUndefined();
+    for (const i of [0, 2, 3]) expect(child(i).mask, `mask of ${i}`).toBeUndefined();
   });
 
   it('stores the flattened composite as the file’s image data', () => {
@@ -607,8 +648,7 @@ describe('exportPsd read back with ImageMagick', () => {
       '%[scene]|%w|%h|%X%Y|%[label]|%[compose]|%[psd:layer.opacity]|%[psd:layer.invisible]\n',
       path,
     ]).toString('utf8');
-    // Frame 0 is the composite; the layers follow bottom first. ImageMagick drops layers without
-    // pixels, so the never-run layer (SKY) is not listed.
+    // Frame 0 is the composite; the layers follow bottom first.
     expect(out.trim().split('\n')).toEqual([
       `0|${W}|${H}|+0+0||Over||`,
       `1|${W}|${H}|+0+0|Background|Over|65535|`,
@@ -692,18 +732,12 @@ describe('exportPsd read back with psd-tools', () => {
     if (!python) ctx.skip('python3 with psd_tools is not installed');
     expect(result.version).toBe(1);
     expect(result.size).toEqual([W, H]);
-    expect(result.layers.map((l) => l.name)).toEqual([
-      'Background',
-      'make it red',
-      'add snow',
-      'blue tint',
-      SKY,
-    ]);
-    expect(result.layers.map((l) => l.visible)).toEqual([true, true, false, true, true]);
-    expect(result.layers.map((l) => l.opacity)).toEqual([255, 128, 255, 255, 255]);
-    expect(result.layers.map((l) => l.blend)).toEqual(['NORMAL', 'NORMAL', 'NORMAL', 'MULTIPLY', 'NORMAL']);
-    expect(result.layers.map((l) => l.hasPixels)).toEqual([true, true, true, true, false]);
-    expect(result.layers.map((l) => l.box)).toEqual([...Array<number[]>(4).fill([0, 0, W, H]), [0, 0, 0, 0]]);
+    expect(result.layers.map((l) => l.name)).toEqual(['Background', 'make it red', 'add snow', 'blue tint']);
+    expect(result.layers.map((l) => l.visible)).toEqual([true, true, false, true]);
+    expect(result.layers.map((l) => l.opacity)).toEqual([255, 128, 255, 255]);
+    expect(result.layers.map((l) => l.blend)).toEqual(['NORMAL', 'NORMAL', 'NORMAL', 'MULTIPLY']);
+    expect(result.layers.map((l) => l.hasPixels)).toEqual([true, true, true, true]);
+    expect(result.layers.map((l) => l.box)).toEqual([...Array<number[]>(4).fill([0, 0, W, H])]);
   });
 
   it('reads the layer pixels and the mask', (ctx) => {
@@ -714,7 +748,7 @@ describe('exportPsd read back with psd-tools', () => {
         'equal',
       );
     });
-    expect(result.layers.map((l) => l.hasMask)).toEqual([false, true, false, false, false]);
+    expect(result.layers.map((l) => l.hasMask)).toEqual([false, true, false, false]);
     const masked = result.layers[1];
     expect(masked?.maskBox).toEqual([0, 0, W, H]);
     expect(masked?.maskDefault).toBe(0);

@@ -20,6 +20,7 @@ import {
   orderedLayers,
   PROJECT_EXTENSION,
   settingsOf,
+  staleLayerIds,
   type DocumentAction,
   type DocumentRecord,
   type EditLayer,
@@ -299,12 +300,35 @@ class SessionDocumentService implements DocumentService {
     return this.view(session);
   }
 
-  async projectBytes(): Promise<{ name: string; bytes: Uint8Array }> {
+  async projectBytes(): Promise<{ name: string; bytes: Uint8Array; revision: number }> {
     const session = this.need();
+    const revision = session.revision;
     const bytes = await encodeProject(session.doc, session.store, {
       generator: { name: 'instruct-edit', version: this.options.appVersion ?? '0.0.0' },
     });
-    return { name: `${stem(session.path ?? this.name)}${PROJECT_EXTENSION}`, bytes };
+    return { name: `${stem(session.path ?? this.name)}${PROJECT_EXTENSION}`, bytes, revision };
+  }
+
+  markDownloaded(revision: number): void {
+    const session = this.session;
+    // Changes made while the bytes were being written are not in the download: still unsaved.
+    if (session && session.revision === revision) session.markSaved();
+  }
+
+  async rerunStale(): Promise<number> {
+    const session = this.need();
+    const count = staleLayerIds(session.doc).length;
+    if (count === 0) return 0;
+    if ([...session.jobPhases().values()].length > 0)
+      throw new ContractError(
+        'conflict',
+        'Wait for the running edits to finish, then update the stale layers',
+      );
+    // One at a time, bottom first: the session queues each after the one below it has finished.
+    void session.rerunStale().catch((error: unknown) => {
+      if (process.env.INSTRUCT_EDIT_DEBUG) console.error('rerun of stale layers failed:', error);
+    });
+    return count;
   }
 
   markSaved(path: string): void {
@@ -335,6 +359,7 @@ class SessionDocumentService implements DocumentService {
         projectPath: info.projectPath,
         savedAt: info.savedAt,
         layers: info.layers,
+        documentId: info.documentId ?? null,
       });
     }
     return entries;
@@ -526,6 +551,7 @@ class SessionDocumentService implements DocumentService {
       canRedo: history.canRedo,
       undoLabel: history.undoLabel,
       redoLabel: history.redoLabel,
+      notices: [...doc.base.origin.notices],
     };
   }
 }

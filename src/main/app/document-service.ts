@@ -49,10 +49,17 @@ export interface DocumentService {
   enqueueEdit(settings: EditSettings, rerunOf?: string): Promise<{ jobId: string; messageId: string }>;
   cancelJob(jobId: string): Promise<boolean>;
   pickVariant(messageId: string, variantId: string): Promise<DocumentView>;
-  /** The project file's bytes and a suggested file name. */
-  projectBytes(): Promise<{ name: string; bytes: Uint8Array }>;
+  /**
+   * The project file's bytes and a suggested file name; `revision` identifies the state they hold
+   * (for markDownloaded).
+   */
+  projectBytes(): Promise<{ name: string; bytes: Uint8Array; revision?: number }>;
   /** After the project was written to `path`. */
   markSaved(path: string): void;
+  /** Browser mode: the project's bytes went to the user as a download; unsaved only if changed since. */
+  markDownloaded(revision: number): void;
+  /** Queues the stale layers' re-runs, bottom first; answers how many are stale. */
+  rerunStale(): Promise<number>;
   exportBytes(format: ExportFormat): Promise<{ name: string; bytes: Uint8Array }>;
   /** Autosaves newer than what was saved: unsaved pictures, and the open project's. */
   recoveries(): Promise<RecoveryEntry[]>;

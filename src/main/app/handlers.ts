@@ -17,6 +17,7 @@ import type { EngineHost } from './engine-host';
 import type { ModelService } from './model-service';
 import type { PathPolicy } from './path-policy';
 import type { SettingsStore } from './settings-store';
+import { TokenCounter } from './token-counter';
 
 export interface HandlerContext {
   mode: 'electron' | 'browser';
@@ -78,7 +79,23 @@ async function readChosenFile(ctx: HandlerContext, path: string): Promise<Uint8A
   return readFile(checked);
 }
 
+function requireModel(ctx: HandlerContext): void {
+  const model = ctx.models.status();
+  if (model.state !== 'ready' && model.state !== 'loading') {
+    throw new ContractError(
+      'conflict',
+      model.state === 'error' && model.message
+        ? `The model did not load: ${model.message}`
+        : 'No model is loaded: choose or download one first',
+    );
+  }
+}
+
 export function createHandlers(ctx: HandlerContext): Handlers {
+  const tokenCounter = new TokenCounter(() => {
+    const model = ctx.models.status();
+    return model.state === 'ready' || model.state === 'loading' ? model.dir : null;
+  });
   const openPath = async (path: string) => {
     const bytes = await readChosenFile(ctx, path);
     const view = await requireDocuments(ctx).open(bytes, basename(path), path);
@@ -167,16 +184,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'history.redo': () => requireDocuments(ctx).redo(),
     'edit.enqueue': async ({ settings, rerunOf }) => {
       const documents = requireOpenDocument(ctx);
-      const model = ctx.models.status();
-      if (model.state !== 'ready' && model.state !== 'loading') {
-        throw new ContractError(
-          'conflict',
-          model.state === 'error' && model.message
-            ? `The model did not load: ${model.message}`
-            : 'No model is loaded: choose or download one first',
-        );
-      }
+      requireModel(ctx);
       return documents.enqueueEdit(completeSettings(settings), rerunOf);
+    },
+    'edit.rerunStale': async () => {
+      const documents = requireOpenDocument(ctx);
+      requireModel(ctx);
+      return { queued: await documents.rerunStale() };
     },
     'edit.cancel': async ({ jobId }) => ({ cancelled: await requireDocuments(ctx).cancelJob(jobId) }),
     'variant.pick': ({ messageId, variantId }) => requireOpenDocument(ctx).pickVariant(messageId, variantId),
@@ -190,7 +204,10 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     },
     'project.saveAs': () => saveAs(),
     'project.saveBytes': async () => {
-      const { name, bytes } = await requireOpenDocument(ctx).projectBytes();
+      const documents = requireOpenDocument(ctx);
+      const { name, bytes, revision } = await documents.projectBytes();
+      // Browser mode: the bytes become the user's download, the only copy saved.
+      if (revision !== undefined) documents.markDownloaded(revision);
       return { name, mime: 'application/octet-stream', bytes };
     },
     'export.toPath': async ({ format, path }) => {
@@ -215,6 +232,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'recent.list': () => ctx.settings.recentFiles(),
     'recovery.list': async () => (ctx.documents ? ctx.documents.recoveries() : []),
     'recovery.restore': ({ id }) => requireDocuments(ctx).restoreRecovery(id),
+    'text.countTokens': ({ text }) => tokenCounter.count(text),
     'recovery.discard': async ({ id }) => ({ discarded: await requireDocuments(ctx).discardRecovery(id) }),
   };
 }

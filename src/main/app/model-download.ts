@@ -119,6 +119,44 @@ async function verify(file: HubFile, path: string): Promise<void> {
     throw new DownloadError(`${file.path}: checksum mismatch (expected ${expected}, got ${digest})`);
 }
 
+const NETWORK_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENETDOWN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+/** The error codes in an error and its causes (fetch wraps the socket's error in `cause`). */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return codes;
+}
+
+/** A download failure in plain words: "cannot reach the Hub" when the network is the problem. */
+export function explainDownloadError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const codes = errorCodes(error);
+  const network = codes.find((code) => NETWORK_CODES.has(code));
+  if (network || /^fetch failed$/i.test(message)) {
+    return (
+      `Cannot reach huggingface.co: this computer seems to be offline or the network blocks it` +
+      ` (${network ?? message}). Try again when online, or download the model elsewhere and choose its folder.`
+    );
+  }
+  return message;
+}
+
 export function formatBytes(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
   if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;

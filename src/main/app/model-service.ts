@@ -10,7 +10,7 @@ import type { ModelStatus } from '../../shared/contract/schemas';
 import { ContractError } from '../../shared/contract/errors';
 import type { EngineHost } from './engine-host';
 import type { EventBus } from './event-bus';
-import { downloadModel, type HubApi } from './model-download';
+import { downloadModel, explainDownloadError, type HubApi } from './model-download';
 import type { SettingsStore } from './settings-store';
 
 const NO_MODEL: ModelStatus = {
@@ -153,9 +153,7 @@ export class ModelService {
           bytesTotal: last.bytesTotal,
           message: cancelled
             ? 'Cancelled; the download resumes where it stopped next time'
-            : error instanceof Error
-              ? error.message
-              : String(error),
+            : explainDownloadError(error),
         });
       })
       .finally(() => this.downloads.delete(downloadId));

@@ -9,9 +9,13 @@
  * formulas, up to rounding).
  *
  * PSD layout, bottom first: the base as an opaque background layer, then one PSD layer per edit
- * layer, hidden ones included (with the hidden flag). An edit layer with no result yet (no active
- * variant) is written as an empty, transparent layer, so the file keeps every layer's name (its
- * instruction) and the stack order; it contributes nothing, as in the app. Masks are user masks at
+ * layer that has a result, hidden ones included (with the hidden flag). An edit with no result (one
+ * cancelled, failed or still running before its first result) is left out of both the PSD and the
+ * PNG's history: it adds nothing to the picture and an empty layer would only mislead.
+ *
+ * Neither file carries a resolution (DPI): the document does not know the source's, and a made-up
+ * one (libvips writes 1 pixel/mm by default) would change the print size other programs show.
+ * The history names the model by its folder's name, never by a path on this computer. Masks are user masks at
  * document size with default colour 0 (hidden outside, though they cover the whole canvas anyway).
  */
 import { writePsdUint8Array, type BlendMode as PsdBlendMode, type Layer as PsdLayer, type Psd } from 'ag-psd';
@@ -69,9 +73,25 @@ export interface ExportPngOptions {
   includeHistory?: boolean;
 }
 
+/**
+ * A model id as exported: a local folder (an absolute POSIX, Windows or home-relative path) by its
+ * last segment; anything else (a repository id such as owner/name) unchanged.
+ */
+export function modelName(id: string): string {
+  if (!/^(\/|~[\\/]|[A-Za-z]:[\\/]|\\\\)/.test(id)) return id;
+  const parts = id.split(/[\\/]+/).filter((part) => part.length > 0);
+  return parts.at(-1) ?? id;
+}
+
+/** The layers an export shows, bottom first: those with a result. */
+function exportedLayers(doc: DocumentRecord): Layer[] {
+  return orderedLayers(doc).filter((layer) => activeVariant(layer) !== null);
+}
+
 function layerHistory(layer: Layer): ExportedLayerHistory {
   const variant = activeVariant(layer);
-  const request = variant?.request ?? layer.request;
+  const shown = variant?.request ?? layer.request;
+  const request: EditRequest = { ...shown, model: { ...shown.model, id: modelName(shown.model.id) } };
   return {
     name: layer.name,
     instruction: request.instruction,
@@ -93,7 +113,7 @@ export function exportHistory(doc: DocumentRecord): ExportedHistory {
     width: doc.width,
     height: doc.height,
     base: { name: doc.base.name, fileName: doc.base.origin.fileName },
-    layers: orderedLayers(doc).map(layerHistory),
+    layers: exportedLayers(doc).map(layerHistory),
   };
 }
 
@@ -212,7 +232,7 @@ export async function exportPsd(doc: DocumentRecord, store: PixelStore): Promise
       imageData: { width, height, data: rgbToRgba(base) },
     },
   ];
-  for (const layer of orderedLayers(doc)) children.push(await psdLayer(doc, layer, store));
+  for (const layer of exportedLayers(doc)) children.push(await psdLayer(doc, layer, store));
   const psd: Psd = { width, height, children, imageData: { width, height, data: rgbToRgba(flat) } };
   return writePsdUint8Array(psd, { generateThumbnail: false, psb: needsPsb(width, height) });
 }

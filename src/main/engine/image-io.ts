@@ -63,6 +63,14 @@ function looksTruncated(buf: Buffer): boolean {
   return false;
 }
 
+/** The decoder's own words from libvips warnings, without the "read gave N warnings" summary. */
+export function decoderDamage(warnings: string[]): string | null {
+  const details = warnings
+    .filter((warning) => warning && !/^read gave \d+ warnings?$/i.test(warning))
+    .map((warning) => warning.replace(/^Vips\w+:\s*/, '').trim());
+  return details.length > 0 ? [...new Set(details)].join('; ') : null;
+}
+
 function sharpMessage(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0]?.trim() ?? '';
 }
@@ -145,8 +153,13 @@ export async function decodeImage(
 
   let data: Buffer;
   let info: OutputInfo;
+  // libvips reports recoverable damage (a corrupt JPEG scan, a bad PNG chunk) as warnings and goes
+  // on decoding; the result can be partly grey. The user must hear about it.
+  const warnings: string[] = [];
   try {
-    ({ data, info } = await sharp(buf, sharpOptions)
+    const pipeline = sharp(buf, sharpOptions);
+    pipeline.on('warning', (message: string) => warnings.push(String(message).trim()));
+    ({ data, info } = await pipeline
       .rotate()
       .flatten({ background: WHITE })
       .toColourspace('srgb')
@@ -161,6 +174,12 @@ export async function decodeImage(
       );
     }
     throw new ImageDecodeError(`${label} is corrupt: its ${format} pixel data cannot be decoded (${msg})`);
+  }
+  const damage = decoderDamage(warnings);
+  if (damage) {
+    notices.unshift(
+      `${label} is damaged: the decoder reported “${damage}”; parts of the picture may be grey or wrong`,
+    );
   }
   if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
     throw new ImageDecodeError(
@@ -657,6 +676,19 @@ function insertTextChunks(png: Buffer, textChunks: Record<string, string>): Buff
   return Buffer.concat([png.subarray(0, ihdrEnd), ...chunks, png.subarray(ihdrEnd)]);
 }
 
+/** A PNG with every chunk of the given type removed (chunks are length, type, data, CRC). */
+export function withoutPngChunk(png: Buffer, type: string): Buffer {
+  const parts: Buffer[] = [png.subarray(0, 8)];
+  let offset = 8;
+  while (offset + 12 <= png.length) {
+    const length = png.readUInt32BE(offset);
+    const end = offset + 12 + length;
+    if (png.toString('latin1', offset + 4, offset + 8) !== type) parts.push(png.subarray(offset, end));
+    offset = end;
+  }
+  return Buffer.concat(parts);
+}
+
 /** Lossless 8-bit RGB PNG, with optional text metadata (tEXt for ASCII text, iTXt for any other). */
 export async function encodePng(image: RgbImage, textChunks?: Record<string, string>): Promise<Buffer> {
   checkImage(image);
@@ -666,7 +698,8 @@ export async function encodePng(image: RgbImage, textChunks?: Record<string, str
   const png = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .png({ compressionLevel: 6, adaptiveFiltering: true, palette: false })
     .toBuffer();
-  return insertTextChunks(png, chunks);
+  // libvips writes a pHYs of 1 pixel/mm (25.4 DPI) for raw input: a resolution no one chose.
+  return insertTextChunks(withoutPngChunk(png, 'pHYs'), chunks);
 }
 
 export async function writePng(

@@ -33,6 +33,7 @@ export const CALL_NAMES = [
   'history.redo',
   'edit.enqueue',
   'edit.cancel',
+  'edit.rerunStale',
   'variant.pick',
   'project.save',
   'project.saveAs',
@@ -44,6 +45,7 @@ export const CALL_NAMES = [
   'recovery.list',
   'recovery.restore',
   'recovery.discard',
+  'text.countTokens',
 ] as const;
 export type CallName = (typeof CALL_NAMES)[number];
 

@@ -14,7 +14,8 @@ import type { CallName, EventName } from './channels';
 // Limits
 
 export const LIMITS = {
-  instructionChars: 1000,
+  /** The engine's own limit (pipeline.ts checks the same 2000). */
+  instructionChars: 2000,
   nameChars: 256,
   pathChars: 4096,
   idChars: 64,
@@ -207,6 +208,8 @@ export const documentViewSchema = z.strictObject({
   canRedo: z.boolean(),
   undoLabel: z.string().nullable(),
   redoLabel: z.string().nullable(),
+  /** What opening the picture changed or found (conversions, damage), for the user to see. */
+  notices: z.array(z.string().max(10_000)).max(100).optional(),
 });
 export type DocumentView = z.infer<typeof documentViewSchema>;
 
@@ -218,6 +221,8 @@ export const recoveryEntrySchema = z.strictObject({
   projectPath: z.string().max(LIMITS.pathChars).nullable(),
   savedAt: z.number(),
   layers: z.number().int().min(0),
+  /** The document it is an autosave of, when known. */
+  documentId: z.string().max(LIMITS.idChars).nullable().optional(),
 });
 export type RecoveryEntry = z.infer<typeof recoveryEntrySchema>;
 
@@ -230,6 +235,16 @@ export const fileBytesSchema = z.strictObject({
   bytes: bytesSchema,
 });
 export type FileBytes = z.infer<typeof fileBytesSchema>;
+
+export const tokenCountSchema = z.strictObject({
+  /** Tokens of the text alone (no start/end tokens); null when no model's tokenizer is available. */
+  tokens: z.number().int().min(0).nullable(),
+  /** How many text tokens the encoder takes (its window less the start and end tokens). */
+  limit: z.number().int().min(0),
+  /** Where the cut falls: the index of the first character the model will not see, or null when all fits. */
+  cutAt: z.number().int().min(0).nullable(),
+});
+export type TokenCount = z.infer<typeof tokenCountSchema>;
 
 export const exportFormatSchema = z.enum(['png', 'psd']);
 export type ExportFormat = z.infer<typeof exportFormatSchema>;
@@ -379,6 +394,8 @@ export const CALLS = {
     request: z.strictObject({ jobId: idSchema }),
     response: z.strictObject({ cancelled: z.boolean() }),
   },
+  /** Re-runs every stale layer, bottom first, each with its own settings and seed (as `cli rerun-stale`). */
+  'edit.rerunStale': { request: empty, response: z.strictObject({ queued: z.number().int().min(0) }) },
   'variant.pick': {
     request: z.strictObject({ messageId: idSchema, variantId: idSchema }),
     response: documentViewSchema,
@@ -402,6 +419,11 @@ export const CALLS = {
   'recovery.discard': {
     request: z.strictObject({ id: idSchema }),
     response: z.strictObject({ discarded: z.boolean() }),
+  },
+  /** How much of the text fits the text encoder's window (77 tokens for CLIP, start and end included). */
+  'text.countTokens': {
+    request: z.strictObject({ text: z.string().min(1).max(LIMITS.instructionChars) }),
+    response: tokenCountSchema,
   },
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 

@@ -1,4 +1,5 @@
 import { useAppState } from '../state/store';
+import { plural } from '../state/ui-logic';
 
 export function StatusBar() {
   const connected = useAppState((state) => state.connected);
@@ -13,16 +14,23 @@ export function StatusBar() {
       <span>{connected ? (mode === 'browser' ? 'Browser mode' : 'Ready') : 'Connecting to the editor…'}</span>
       {doc && (
         <span className="muted">
-          {doc.width} × {doc.height} px · {doc.layers.length} layers
+          {doc.width} × {doc.height} px · {plural(doc.layers.length, 'layer')}
         </span>
       )}
       {queued > 0 && <span className="muted">{queued} queued</span>}
       {engine?.state === 'crashed' && (
         <span className="error-text">{engine.message} — it restarts with the next edit</span>
       )}
-      {busy && <span className="busy">{busy}</span>}
+      {busy && (
+        <span className="busy" data-testid="busy" role="status">
+          <span className="spinner" aria-hidden="true" />
+          {busy}
+        </span>
+      )}
       <span className="spacer" />
-      <span className="muted">Esc cancels · hold \ compares · Ctrl+Enter sends</span>
+      <span className="muted shortcut-hint">
+        Esc cancels · hold \ compares · Ctrl+Enter sends · ? shortcuts
+      </span>
     </footer>
   );
 }

@@ -72,7 +72,7 @@ export function TopBar() {
   return (
     <header className="top-bar">
       <div className="brand">
-        <span className="logo">◐</span> Instruct Edit
+        <span className="logo">◐</span> <span className="brand-name">Instruct Edit</span>
       </div>
       <div className="bar-group">
         <ToolButton

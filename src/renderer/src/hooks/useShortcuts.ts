@@ -47,6 +47,11 @@ export function useShortcuts(): void {
         runMenuCommand(command);
         return;
       }
+      if (event.key === 'F1' || (event.key === '?' && !textField && !event.ctrlKey && !event.metaKey)) {
+        event.preventDefault();
+        setState({ dialog: state.dialog === 'shortcuts' ? 'none' : 'shortcuts' });
+        return;
+      }
       if (event.key === 'Escape' && state.dialog === 'none') {
         if (state.rerunOf && textField) return;
         void cancelCurrentJob();

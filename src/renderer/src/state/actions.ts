@@ -5,7 +5,9 @@
 import type { AppClient } from '../../../shared/contract/client';
 import { ContractError } from '../../../shared/contract/errors';
 import type { DocumentView, ExportFormat, MenuCommand, MessageView } from '../../../shared/contract/schemas';
+import { RepeatGuard, restoredDraft } from './send-guard';
 import { defaultDraft, getState, setState, toast, type Draft } from './store';
+import { askUnsaved } from './unsaved';
 import { viewCommands } from './view-commands';
 
 let client: AppClient | null = null;
@@ -55,12 +57,23 @@ export function applyDocument(doc: DocumentView | null): void {
 
 // ---- Recovery ----------------------------------------------------------------------------------
 
+/** Documents whose unsaved work the user chose to discard: their autosaves are not offered back. */
+const discardedDocuments = new Set<string>();
+
 export async function refreshRecoveries(): Promise<void> {
   const recoveries = await attempt('Could not look for autosaves', () => api().call('recovery.list', {}));
-  if (recoveries) setState({ recoveries });
+  if (!recoveries) return;
+  const discarded = recoveries.filter(
+    (entry) => entry.documentId && discardedDocuments.has(entry.documentId),
+  );
+  for (const entry of discarded) {
+    await attempt('Could not discard the autosave', () => api().call('recovery.discard', { id: entry.id }));
+  }
+  setState({ recoveries: recoveries.filter((entry) => !discarded.includes(entry)) });
 }
 
 export async function restoreRecovery(id: string): Promise<void> {
+  if (!(await confirmReplace('restoring the autosave'))) return;
   setState({ busy: 'Restoring autosaved work…' });
   const doc = await attempt('Could not restore the autosave', () => api().call('recovery.restore', { id }));
   setState({ busy: null, recoveries: [] });
@@ -93,7 +106,32 @@ export async function loadInitialState(): Promise<void> {
 
 // ---- Files -------------------------------------------------------------------------------------
 
+/**
+ * Before the open document is replaced: true to go ahead. Unsaved work asks save / discard / cancel;
+ * "save" goes ahead only once the project was saved (or downloaded).
+ */
+export async function confirmReplace(action: string): Promise<boolean> {
+  if (!getState().doc?.dirty) return true;
+  const choice = await askUnsaved(action);
+  if (choice === 'cancel') return false;
+  if (choice === 'discard') {
+    const doc = getState().doc;
+    if (doc) discardedDocuments.add(doc.id);
+    return true;
+  }
+  return saveProject(false);
+}
+
+/** After a picture was opened: what the import changed or found; damage as an error that stays longer. */
+function showOpenNotices(doc: DocumentView): void {
+  const notices = doc.notices ?? [];
+  if (notices.length === 0 || doc.messages.length > 0) return;
+  const damaged = notices.some((notice) => / is damaged: /.test(notice));
+  toast(notices.join(' · '), damaged ? 'error' : 'info');
+}
+
 export async function openBytes(name: string, bytes: Uint8Array): Promise<void> {
+  if (!(await confirmReplace(`opening ${name}`))) return;
   setState({ busy: `Opening ${name}…` });
   const doc = await attempt(`Could not open ${name}`, () =>
     api().call('document.openBytes', { name, bytes }),
@@ -102,6 +140,7 @@ export async function openBytes(name: string, bytes: Uint8Array): Promise<void> 
   if (doc) {
     applyDocument(doc);
     viewCommands.emit('zoomFit');
+    showOpenNotices(doc);
   }
 }
 
@@ -134,10 +173,12 @@ function pickFile(accept: string): Promise<File | null> {
 
 export async function openFromDialog(): Promise<void> {
   if (getState().info?.nativeDialogs) {
+    if (!(await confirmReplace('opening another picture'))) return;
     const doc = await attempt('Could not open', () => api().call('document.openDialog', {}));
     if (doc) {
       applyDocument(doc);
       viewCommands.emit('zoomFit');
+      showOpenNotices(doc);
     }
     return;
   }
@@ -157,17 +198,35 @@ function download(name: string, mime: string, bytes: Uint8Array): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export async function saveProject(saveAs = false): Promise<void> {
-  if (!getState().doc) return;
-  if (getState().info?.nativeDialogs) {
-    const result = await attempt('Could not save', () =>
-      api().call(saveAs ? 'project.saveAs' : 'project.save', {}),
-    );
-    if (result?.path) toast(`Saved ${result.path}`);
-    return;
+let saving: Promise<boolean> | null = null;
+
+/** Saves the project (a download in browser mode), showing it as busy meanwhile; true when saved. */
+export function saveProject(saveAs = false): Promise<boolean> {
+  if (!getState().doc) return Promise.resolve(false);
+  // A second Ctrl+S while the first save runs waits for it instead of writing twice.
+  saving ??= runSave(saveAs).finally(() => {
+    saving = null;
+  });
+  return saving;
+}
+
+async function runSave(saveAs: boolean): Promise<boolean> {
+  setState({ busy: 'Saving the project…' });
+  try {
+    if (getState().info?.nativeDialogs) {
+      const result = await attempt('Could not save', () =>
+        api().call(saveAs ? 'project.saveAs' : 'project.save', {}),
+      );
+      if (result?.path) toast(`Saved ${result.path}`);
+      return Boolean(result?.path);
+    }
+    const file = await attempt('Could not save', () => api().call('project.saveBytes', {}));
+    if (!file) return false;
+    download(file.name, file.mime, file.bytes);
+    return true;
+  } finally {
+    setState({ busy: null });
   }
-  const file = await attempt('Could not save', () => api().call('project.saveBytes', {}));
-  if (file) download(file.name, file.mime, file.bytes);
 }
 
 export async function exportAs(format: ExportFormat): Promise<void> {
@@ -255,7 +314,15 @@ export function draftToSettings(draft: Draft) {
     seed: draft.seed,
     scheduler: draft.scheduler,
     resolution: draft.resolution,
+    ...(draft.karrasSigmas !== undefined ? { karrasSigmas: draft.karrasSigmas } : {}),
   };
+}
+
+const repeatGuard = new RepeatGuard();
+
+/** Forgets the last send (tests; a new document). */
+export function resetRepeatGuard(): void {
+  repeatGuard.reset();
 }
 
 export async function sendInstruction(): Promise<boolean> {
@@ -270,16 +337,40 @@ export async function sendInstruction(): Promise<boolean> {
     toast('Choose a model first', 'error');
     return false;
   }
+  const settings = draftToSettings(draft);
+  if (repeatGuard.check(JSON.stringify([rerunOf, settings]), Date.now()) === 'repeat') {
+    toast('That instruction was just sent; send it again to queue it a second time');
+    return false;
+  }
+  // Cleared now, not when the reply comes: what is typed from here on is the next instruction.
+  // A re-run's seed was for that re-run only: new instructions get the seed chosen before it.
+  setState((current) => ({
+    rerunOf: null,
+    draft: { ...current.draft, instruction: '', ...(rerunOf ? { seed: seedBeforeRerun } : {}) },
+  }));
   const result = await attempt('Could not start the edit', () =>
-    api().call('edit.enqueue', { settings: draftToSettings(draft), ...(rerunOf ? { rerunOf } : {}) }),
+    api().call('edit.enqueue', { settings, ...(rerunOf ? { rerunOf } : {}) }),
   );
-  if (!result) return false;
-  setState((current) => ({ rerunOf: null, draft: { ...current.draft, instruction: '' } }));
-  return true;
+  if (result) return true;
+  repeatGuard.reset();
+  setState((current) => ({
+    rerunOf: current.rerunOf ?? rerunOf,
+    draft: {
+      ...current.draft,
+      instruction: restoredDraft(settings.instruction, current.draft.instruction),
+      // A failed re-run is still a re-run, with its seed.
+      ...(rerunOf ? { seed: settings.seed ?? null } : {}),
+    },
+  }));
+  return false;
 }
+
+/** The seed the box had before a re-run took it over (given back when the re-run is sent or left). */
+let seedBeforeRerun: number | null = null;
 
 export function startRerun(message: MessageView): void {
   const { settings } = message;
+  if (getState().rerunOf === null) seedBeforeRerun = getState().draft.seed;
   setState({
     rerunOf: message.id,
     draft: {
@@ -287,15 +378,32 @@ export function startRerun(message: MessageView): void {
       steps: settings.steps,
       textGuidance: settings.textGuidance,
       imageGuidance: settings.imageGuidance,
-      seed: null,
+      // The same seed by default, so the variants differ only in what was changed.
+      seed: settings.seed,
       scheduler: settings.scheduler,
       resolution: settings.resolution,
+      ...(settings.karrasSigmas !== undefined ? { karrasSigmas: settings.karrasSigmas } : {}),
     },
   });
 }
 
+/** Removes a cancelled or failed instruction that has no result from the history. */
+export async function dismissMessage(messageId: string): Promise<void> {
+  const doc = await attempt('Could not dismiss it', () => api().call('layer.delete', { layerId: messageId }));
+  if (doc) applyDocument(doc);
+}
+
+/** Re-runs the stale layers, bottom first, each with its own settings and seed. */
+export async function updateStaleLayers(): Promise<void> {
+  const result = await attempt('Could not update the stale layers', () => api().call('edit.rerunStale', {}));
+  if (result && result.queued === 0) toast('No layer is stale');
+}
+
 export function stopRerun(): void {
-  setState((current) => ({ rerunOf: null, draft: { ...current.draft, instruction: '' } }));
+  setState((current) => ({
+    rerunOf: null,
+    draft: { ...current.draft, instruction: '', seed: seedBeforeRerun },
+  }));
 }
 
 export async function cancelJob(jobId: string): Promise<void> {

@@ -18,7 +18,15 @@ export function connectEvents(client: AppClient): () => void {
       }
       if (update.status === 'failed' && update.error) toast(`The edit failed: ${update.error}`, 'error');
     }),
-    client.on('model.status', (model) => setState({ model })),
+    client.on('model.status', (model) => {
+      setState({ model });
+      // A folder that loaded is now in the settings' model list: show it there.
+      if (model.state === 'ready')
+        void client
+          .call('settings.get', {})
+          .then((settings) => setState({ settings }))
+          .catch(() => undefined);
+    }),
     client.on('model.downloadProgress', (progress) =>
       setState((current) => ({ downloads: { ...current.downloads, [progress.downloadId]: progress } })),
     ),

@@ -19,7 +19,7 @@ import type {
 
 export type Tool = 'move' | 'mask';
 export type CompareMode = 'off' | 'split';
-export type DialogName = 'none' | 'models' | 'settings';
+export type DialogName = 'none' | 'models' | 'settings' | 'shortcuts';
 
 export interface Toast {
   id: number;
@@ -36,6 +36,8 @@ export interface Draft {
   seed: number | null;
   scheduler: EditSettingsInput['scheduler'];
   resolution: EditSettingsInput['resolution'];
+  /** Karras-spaced noise levels (schedulers that support them); unset: the scheduler's default. */
+  karrasSigmas?: boolean;
 }
 
 export interface AppState {
@@ -63,6 +65,10 @@ export interface AppState {
   busy: string | null;
   /** Autosaved work newer than what was saved, offered for restoring. */
   recoveries: RecoveryEntry[];
+  /** Asking whether to save unsaved work before it is replaced (what would replace it). */
+  unsavedPrompt: { action: string } | null;
+  /** Variants shown side by side / flipped: the message and the variant ids, in order. */
+  compareVariants: { messageId: string; variantIds: string[] } | null;
 }
 
 export function defaultDraft(): Draft {
@@ -91,6 +97,8 @@ let state: AppState = {
   rerunOf: null,
   busy: null,
   recoveries: [],
+  unsavedPrompt: null,
+  compareVariants: null,
 };
 
 const listeners = new Set<() => void>();

@@ -1,4 +1,7 @@
-/** A labelled range slider with its value shown (and editable) beside it. */
+/** A labelled range slider whose value beside it can also be typed (Enter or leaving the field applies it). */
+import { useEffect, useRef, useState } from 'react';
+import { parseSliderValue } from '../../state/ui-logic';
+
 export interface SliderProps {
   label: string;
   value: number;
@@ -25,6 +28,22 @@ export function Slider({
   testId,
   title,
 }: SliderProps) {
+  const shown = format ? format(value) : String(value);
+  const [typed, setTyped] = useState<string | null>(null);
+  const discard = useRef(false);
+  useEffect(() => setTyped(null), [value]);
+  const apply = () => {
+    if (typed === null || discard.current) {
+      discard.current = false;
+      setTyped(null);
+      return;
+    }
+    const parsed = parseSliderValue(typed, min, max, step);
+    setTyped(null);
+    if (parsed === null || parsed === value) return;
+    onChange(parsed);
+    onCommit?.(parsed);
+  };
   return (
     <label className="slider" title={title}>
       <span className="slider-label">{label}</span>
@@ -39,7 +58,33 @@ export function Slider({
         onPointerUp={(event) => onCommit?.(Number((event.target as HTMLInputElement).value))}
         onKeyUp={(event) => onCommit?.(Number((event.target as HTMLInputElement).value))}
       />
-      <span className="slider-value">{format ? format(value) : value}</span>
+      <input
+        type="text"
+        inputMode="decimal"
+        className="slider-value"
+        aria-label={`${label} value`}
+        data-testid={testId ? `${testId}-value` : undefined}
+        value={typed ?? shown}
+        size={Math.max(3, shown.length)}
+        onFocus={(event) => {
+          setTyped(String(value));
+          const input = event.target;
+          requestAnimationFrame(() => input.select());
+        }}
+        onChange={(event) => setTyped(event.target.value)}
+        onBlur={apply}
+        onKeyDown={(event) => {
+          if (event.key === 'Enter') {
+            event.preventDefault();
+            apply();
+            (event.target as HTMLInputElement).blur();
+          } else if (event.key === 'Escape') {
+            event.stopPropagation();
+            discard.current = true;
+            (event.target as HTMLInputElement).blur();
+          }
+        }}
+      />
     </label>
   );
 }

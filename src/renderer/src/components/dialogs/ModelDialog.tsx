@@ -2,12 +2,24 @@
  * The model manager: download the InstructPix2Pix ONNX export from the Hugging Face Hub (progress,
  * resumable, verified, free space checked) or use a folder already on this computer.
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import type { ModelStatus } from '../../../../shared/contract/schemas';
 import { api, errorText } from '../../state/actions';
 import { setState, toast, useAppState } from '../../state/store';
 import { Modal } from './Modal';
 import { ModelList } from './ModelList';
 import { ModelStatusLine } from './ModelStatusLine';
+
+function folderName(dir: string | null): string {
+  return dir?.split(/[\\/]/).filter(Boolean).at(-1) ?? 'the model';
+}
+
+/** The dialog's job is done once a model the user chose is ready: say so and close. */
+function closeWhenReady(status: ModelStatus | null | undefined): void {
+  if (status?.state !== 'ready') return;
+  toast(`Model ready: ${folderName(status.dir)}`);
+  setState({ dialog: 'none' });
+}
 
 function formatBytes(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -24,6 +36,10 @@ function DownloadSection() {
   const active = progress
     ? ['checking', 'downloading', 'verifying'].includes(progress.state)
     : current !== null;
+  const model = useAppState((state) => state.model);
+  useEffect(() => {
+    if (progress?.state === 'done' && model?.dir === progress.dir) closeWhenReady(model);
+  }, [progress?.state, progress?.dir, model]);
   const start = async () => {
     try {
       const result = await api().call('model.download', { repo: repo.trim() });
@@ -46,6 +62,7 @@ function DownloadSection() {
           placeholder="owner/repository"
           value={repo}
           data-testid="download-repo"
+          list="known-model-repos"
           spellCheck={false}
           onChange={(event) => setRepo(event.target.value)}
         />
@@ -67,6 +84,18 @@ function DownloadSection() {
           </button>
         )}
       </div>
+      <datalist id="known-model-repos">
+        {[
+          ...new Set([
+            settings?.downloadRepo ?? '',
+            ...(settings?.models ?? []).map((entry) => entry.repo ?? ''),
+          ]),
+        ]
+          .filter(Boolean)
+          .map((known) => (
+            <option key={known} value={known} />
+          ))}
+      </datalist>
       {progress && (
         <div className="download-progress" data-testid="download-progress">
           <div className="progress-bar">
@@ -94,10 +123,10 @@ function FolderSection() {
   const nativeDialogs = useAppState((state) => state.info?.nativeDialogs ?? false);
   const [dir, setDir] = useState('');
   const [loading, setLoading] = useState(false);
-  const use = async (run: () => Promise<unknown>) => {
+  const use = async (run: () => Promise<ModelStatus | null>) => {
     setLoading(true);
     try {
-      await run();
+      closeWhenReady(await run());
     } catch (error) {
       toast(errorText(error), 'error');
     } finally {
@@ -147,7 +176,8 @@ export function ModelDialog() {
       {model?.state !== 'ready' && (
         <p className="lead">
           Instruct Edit needs an InstructPix2Pix model exported to ONNX. Download one, or choose a folder you
-          already have.
+          already have. To make one yourself:{' '}
+          <code>optimum-cli export onnx --model timbrooks/instruct-pix2pix --task image-to-image ip2p</code>
         </p>
       )}
       <DownloadSection />

@@ -1,6 +1,8 @@
 /** The chat-like history: one message per instruction, newest at the bottom, with the input box below. */
 import { useEffect, useRef } from 'react';
+import { updateStaleLayers } from '../../state/actions';
 import { useAppState } from '../../state/store';
+import { plural, staleCount } from '../../state/ui-logic';
 import { PromptBox } from '../prompt/PromptBox';
 import { MessageCard } from './MessageCard';
 
@@ -9,6 +11,12 @@ export function HistoryPanel() {
   const hasDoc = useAppState((state) => state.doc !== null);
   const listRef = useRef<HTMLOListElement>(null);
   const count = messages?.length ?? 0;
+  const stale = useAppState((state) => staleCount(state.doc?.layers));
+  const busy = useAppState(
+    (state) =>
+      state.doc?.messages.some((message) => message.status === 'running' || message.status === 'queued') ??
+      false,
+  );
   useEffect(() => {
     const list = listRef.current;
     if (list) list.scrollTop = list.scrollHeight;
@@ -17,7 +25,22 @@ export function HistoryPanel() {
     <section className="panel history-panel" data-testid="history-panel">
       <header className="panel-header">
         <h2>History</h2>
-        <span className="muted">{count ? `${count} instruction${count === 1 ? '' : 's'}` : ''}</span>
+        <span className="muted">{count ? plural(count, 'instruction') : ''}</span>
+        {stale > 0 && (
+          <button
+            className="small-button stale-action"
+            data-testid="update-stale"
+            disabled={busy}
+            title={
+              busy
+                ? 'Wait for the running edits to finish'
+                : 'Re-run the stale layers, bottom first, each with its own settings and seed'
+            }
+            onClick={() => void updateStaleLayers()}
+          >
+            Update {plural(stale, 'stale layer')}
+          </button>
+        )}
       </header>
       <ol className="messages" ref={listRef}>
         {count === 0 && (

@@ -1,7 +1,9 @@
 /** One instruction in the history, like a chat message: what was asked, with which settings, and what came of it. */
+import { useState } from 'react';
 import type { MessageView } from '../../../../shared/contract/schemas';
-import { cancelJob, startRerun } from '../../state/actions';
+import { cancelJob, dismissMessage, startRerun } from '../../state/actions';
 import { useAppState } from '../../state/store';
+import { canDismiss, isLongInstruction } from '../../state/ui-logic';
 import { Icon } from '../common/Icon';
 import { LayerThumb } from '../layers/LayerThumb';
 import { ProgressPreview } from './ProgressPreview';
@@ -19,20 +21,39 @@ const STATUS_LABEL: Record<MessageView['status'], string> = {
 export function MessageCard({ message }: { message: MessageView }) {
   const progress = useAppState((state) => (message.jobId ? state.progress[message.jobId] : undefined));
   const rerunOf = useAppState((state) => state.rerunOf);
+  const stale = useAppState(
+    (state) => state.doc?.layers.find((layer) => layer.messageId === message.id && layer.stale) ?? null,
+  );
+  const [expanded, setExpanded] = useState(false);
+  const long = isLongInstruction(message.instruction);
   const picked =
     message.variants.find((variant) => variant.id === message.pickedVariantId) ?? message.variants.at(-1);
   const active = message.status === 'queued' || message.status === 'running';
   return (
     <li
-      className={`message status-${message.status} ${rerunOf === message.id ? 'rerun-target' : ''}`}
+      className={`message status-${message.status} ${rerunOf === message.id ? 'rerun-target' : ''} ${stale ? 'stale' : ''}`}
       data-testid="message"
       data-status={message.status}
       data-message-id={message.id}
     >
       <div className="message-bubble">
-        <p className="instruction" data-testid="message-instruction">
+        <p
+          className={`instruction ${long && !expanded ? 'collapsed' : ''}`}
+          data-testid="message-instruction"
+          title={long && !expanded ? message.instruction : undefined}
+        >
           {message.instruction}
         </p>
+        {long && (
+          <button
+            className="link-button"
+            data-testid="message-expand"
+            aria-expanded={expanded}
+            onClick={() => setExpanded(!expanded)}
+          >
+            {expanded ? 'Show less' : 'Show all'}
+          </button>
+        )}
         <SettingsChips settings={message.settings} />
       </div>
       <div className="message-result">
@@ -50,6 +71,15 @@ export function MessageCard({ message }: { message: MessageView }) {
               {message.error}
             </p>
           )}
+          {stale && message.status === 'done' && (
+            <span
+              className="badge badge-stale"
+              data-testid="message-stale"
+              title={stale.staleReason ?? 'Its source changed since this edit ran'}
+            >
+              stale
+            </span>
+          )}
           {message.status === 'running' && <ProgressPreview progress={progress} />}
         </div>
       </div>
@@ -63,6 +93,16 @@ export function MessageCard({ message }: { message: MessageView }) {
             onClick={() => void cancelJob(message.jobId!)}
           >
             <Icon name="stop" size={12} /> Cancel
+          </button>
+        )}
+        {canDismiss(message) && (
+          <button
+            className="small-button"
+            data-testid="dismiss"
+            title="Remove this instruction from the history (undo brings it back)"
+            onClick={() => void dismissMessage(message.id)}
+          >
+            <Icon name="x" size={12} /> Dismiss
           </button>
         )}
         {!active && (

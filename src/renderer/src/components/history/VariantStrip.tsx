@@ -1,5 +1,6 @@
 import type { MessageView } from '../../../../shared/contract/schemas';
 import { pickVariant } from '../../state/actions';
+import { setState } from '../../state/store';
 import { LayerThumb } from '../layers/LayerThumb';
 
 /** The variants of one instruction (each run of it); the picked one is what the layer shows. */
@@ -28,6 +29,18 @@ export function VariantStrip({ message }: { message: MessageView }) {
           </button>
         );
       })}
+      <button
+        className="small-button compare-variants"
+        data-testid="compare-variants"
+        title="Compare the variants side by side, or flip between them"
+        onClick={() =>
+          setState({
+            compareVariants: { messageId: message.id, variantIds: message.variants.map((v) => v.id) },
+          })
+        }
+      >
+        Compare
+      </button>
     </div>
   );
 }

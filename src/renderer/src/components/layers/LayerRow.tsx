@@ -4,6 +4,7 @@ import { deleteLayer, updateLayer } from '../../state/actions';
 import { setState } from '../../state/store';
 import { Icon } from '../common/Icon';
 import { LayerThumb } from './LayerThumb';
+import { MaskThumb } from './MaskThumb';
 
 export interface LayerRowProps {
   layer: LayerView;
@@ -57,6 +58,7 @@ export function LayerRow({ layer, selected, onDragStart, onDropOn }: LayerRowPro
         <Icon name={layer.visible ? 'eye' : 'eyeOff'} />
       </button>
       <LayerThumb layerId={layer.id} revision={layer.pixelsRevision * 1000 + layer.maskRevision} />
+      {layer.hasMask && <MaskThumb layerId={layer.id} revision={layer.maskRevision} />}
       <div className="layer-text">
         {renaming ? (
           <input

@@ -5,6 +5,7 @@ import { clearMask, invertMask, updateLayer } from '../../state/actions';
 import { setState, useAppState } from '../../state/store';
 import { Icon } from '../common/Icon';
 import { Slider } from '../common/Slider';
+import { maskButtons } from '../../state/ui-logic';
 
 export function MaskTools({ layer }: { layer: LayerView }) {
   const tool = useAppState((state) => state.tool);
@@ -13,6 +14,7 @@ export function MaskTools({ layer }: { layer: LayerView }) {
   useEffect(() => setOpacity(layer.opacity), [layer.opacity, layer.id]);
   const editable = layer.kind !== 'source';
   const painting = tool === 'mask' && editable;
+  const pressed = maskButtons(tool, brush.erase, editable);
 
   return (
     <div className="mask-tools">
@@ -31,21 +33,31 @@ export function MaskTools({ layer }: { layer: LayerView }) {
         <>
           <div className="tool-row">
             <button
-              className={`tool-button ${painting ? 'active' : ''}`}
+              className={`tool-button ${pressed.paint ? 'active' : ''}`}
               data-testid="tool-mask"
-              aria-pressed={painting}
+              aria-pressed={pressed.paint}
               title="Paint this layer's mask: where the edit applies (B)"
-              onClick={() => setState({ tool: painting ? 'move' : 'mask' })}
+              onClick={() =>
+                setState((state) =>
+                  pressed.paint
+                    ? { tool: 'move' }
+                    : { tool: 'mask', brush: { ...state.brush, erase: false } },
+                )
+              }
             >
               <Icon name="brush" /> Paint mask
             </button>
             <button
-              className={`tool-button ${painting && brush.erase ? 'active' : ''}`}
+              className={`tool-button ${pressed.erase ? 'active' : ''}`}
               data-testid="mask-erase"
-              aria-pressed={brush.erase}
+              aria-pressed={pressed.erase}
               title="Erase from the mask (E)"
               onClick={() =>
-                setState((state) => ({ tool: 'mask', brush: { ...state.brush, erase: !state.brush.erase } }))
+                setState((state) =>
+                  pressed.erase
+                    ? { tool: 'move', brush: { ...state.brush, erase: false } }
+                    : { tool: 'mask', brush: { ...state.brush, erase: true } },
+                )
               }
             >
               Erase

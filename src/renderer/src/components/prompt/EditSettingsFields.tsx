@@ -4,6 +4,16 @@ import { setState, useAppState, type Draft } from '../../state/store';
 import { Icon } from '../common/Icon';
 import { Slider } from '../common/Slider';
 
+const SCHEDULER_LABELS: Record<Draft['scheduler'], string> = {
+  'euler-ancestral': 'Euler ancestral',
+  euler: 'Euler',
+  ddim: 'DDIM',
+  'dpmpp-2m': 'DPM++ 2M',
+};
+
+/** Schedulers that can space their noise levels the Karras way (the engine ignores it elsewhere). */
+const KARRAS_SCHEDULERS: ReadonlySet<Draft['scheduler']> = new Set(['euler', 'dpmpp-2m']);
+
 function patchDraft(patch: Partial<Draft>): void {
   setState((state) => ({ draft: { ...state.draft, ...patch } }));
 }
@@ -77,10 +87,43 @@ export function EditSettingsFields() {
           >
             {SCHEDULER_NAMES.map((name) => (
               <option key={name} value={name}>
-                {name}
+                {SCHEDULER_LABELS[name]}
               </option>
             ))}
           </select>
+        </label>
+      </div>
+      <div className="settings-row">
+        <label
+          className="field"
+          title="512: the model's training size, fast; native: the picture's own size (slower, more detail)"
+        >
+          <span>Resolution</span>
+          <select
+            value={draft.resolution}
+            data-testid="resolution"
+            onChange={(event) => patchDraft({ resolution: event.target.value as Draft['resolution'] })}
+          >
+            <option value="512">512 px (fast)</option>
+            <option value="native">Native size</option>
+          </select>
+        </label>
+        <label
+          className="field check-field"
+          title={
+            KARRAS_SCHEDULERS.has(draft.scheduler)
+              ? 'Karras-spaced noise levels: often cleaner results at few steps'
+              : 'Karras noise levels apply to Euler and DPM++ 2M only'
+          }
+        >
+          <input
+            type="checkbox"
+            data-testid="karras"
+            disabled={!KARRAS_SCHEDULERS.has(draft.scheduler)}
+            checked={KARRAS_SCHEDULERS.has(draft.scheduler) && (draft.karrasSigmas ?? false)}
+            onChange={(event) => patchDraft({ karrasSigmas: event.target.checked })}
+          />
+          <span>Karras</span>
         </label>
       </div>
       <p className="hint" data-testid="guidance-hint">
