@@ -18,8 +18,11 @@ export function useViewport(
   content: { width: number; height: number } | null,
 ) {
   const [view, setView] = useState<Viewport>({ scale: 1, x: 0, y: 0 });
+  /** In "fit" mode (after fitting, until the user zooms or pans) the picture re-fits on resizes. */
+  const fitted = useRef(false);
 
   const apply = useCallback((next: Viewport) => {
+    fitted.current = false;
     setView(next);
     setState({ zoom: next.scale });
   }, []);
@@ -40,10 +43,12 @@ export function useViewport(
     if (!content || size.width === 0) return;
     const scale = clamp(Math.min((size.width - 48) / content.width, (size.height - 48) / content.height));
     apply(centered(scale));
+    fitted.current = true;
   }, [apply, centered, content, size.width, size.height]);
 
   const zoomAt = useCallback(
     (factor: number, anchor?: { x: number; y: number }) => {
+      fitted.current = false;
       setView((current) => {
         const point = anchor ?? { x: size.width / 2, y: size.height / 2 };
         const scale = clamp(current.scale * factor);
@@ -75,6 +80,9 @@ export function useViewport(
   useEffect(() => {
     if (contentKey && hasSize) fitRef.current();
   }, [contentKey, hasSize]);
+  useEffect(() => {
+    if (fitted.current) fitRef.current();
+  }, [size.width, size.height]);
 
   return { view, setView: apply, zoomAt, fit };
 }
