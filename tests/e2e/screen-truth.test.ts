@@ -25,7 +25,14 @@ import {
   type ModelFolder,
   type RunningApp,
 } from './support/harness';
-import { settleScreen, type ScreenComparison } from './support/screen';
+import {
+  canvasView,
+  compareCanvas,
+  mainComposite,
+  readCanvas,
+  settleScreen,
+  type ScreenComparison,
+} from './support/screen';
 
 const PHOTO = join(__dirname, 'fixtures/photo.png');
 const hasChromium = existsSync(CHROMIUM);
@@ -215,4 +222,153 @@ describe.skipIf(!hasChromium)('screen truth: the canvas shows the document', () 
     const failed = steps.filter((entry) => !(entry.diff <= TOLERANCE));
     expect(failed, JSON.stringify(steps, null, 1)).toEqual([]);
   }, 600_000);
+
+  it('zooms with crisp pixels, re-fits on resize, lines the split slider up, rings the brush, tints the mask', async () => {
+    const doc = (await api.call('document.get', {}))!;
+    // Crisp pixels above 100 %: every screen pixel inside one picture pixel has its colour.
+    await page.getByTestId('zoom-100').click();
+    const start = await canvasView(page);
+    await page.mouse.move(start.left + start.width / 2, start.top + start.height / 2);
+    for (let i = 0; i < 9; i++) await page.mouse.wheel(0, -100);
+    await expect.poll(async () => (await canvasView(page)).scale).toBeGreaterThan(3.5);
+    const zoomed = await canvasView(page);
+    expect((await settleScreen(page, api)).diff).toBeLessThanOrEqual(TOLERANCE);
+    const region = {
+      x: Math.round(zoomed.width / 2) - 60,
+      y: Math.round(zoomed.height / 2) - 60,
+      width: 120,
+      height: 120,
+    };
+    const pixels = await readCanvas(page, 0, region);
+    let uniform = 0;
+    let groups = 0;
+    for (let py = 0; py < region.height; py++) {
+      const docY = (region.y + py + 0.5 - zoomed.y) / zoomed.scale;
+      if (docY - Math.floor(docY) < 0.1 || docY - Math.floor(docY) > 0.9) continue;
+      for (let px = 1; px < region.width; px++) {
+        const a = (region.x + px - 0.5 - zoomed.x) / zoomed.scale;
+        const b = (region.x + px + 0.5 - zoomed.x) / zoomed.scale;
+        if (Math.floor(a) !== Math.floor(b)) continue; // neighbours in different picture pixels
+        groups++;
+        const i = (py * region.width + px) * 4;
+        const j = i - 4;
+        if (pixels[i] === pixels[j] && pixels[i + 1] === pixels[j + 1] && pixels[i + 2] === pixels[j + 2])
+          uniform++;
+      }
+    }
+    expect(groups).toBeGreaterThan(5000);
+    expect(uniform / groups).toBeGreaterThan(0.99);
+    await screenshot(page, 'zoom-crisp');
+
+    // "Fit" re-fits when the window changes size.
+    await page.getByTestId('zoom-fit').click();
+    await page.setViewportSize({ width: 1100, height: 700 });
+    const fits = async () => {
+      const view = await canvasView(page);
+      const shownWidth = doc.width * view.scale;
+      const shownHeight = doc.height * view.scale;
+      const fitsInside = shownWidth <= view.width - 47 && shownHeight <= view.height - 47;
+      const touches =
+        Math.abs(shownWidth - (view.width - 48)) < 1 || Math.abs(shownHeight - (view.height - 48)) < 1;
+      return fitsInside && touches;
+    };
+    await expect.poll(fits).toBe(true);
+    expect((await settleScreen(page, api)).diff).toBeLessThanOrEqual(TOLERANCE);
+    await screenshot(page, 'fit-after-resize');
+    await page.setViewportSize({ width: 1400, height: 860 });
+    await expect.poll(fits).toBe(true);
+
+    // The split slider spans the picture on screen and its thumb sits on the split line.
+    await page.getByTestId('compare-split').click();
+    const slider = page.getByTestId('split-slider');
+    await slider.fill('0.3');
+    const view = await canvasView(page);
+    const box = (await slider.boundingBox())!;
+    const thumb = 7;
+    expect(Math.abs(box.x + thumb - (view.left + view.x))).toBeLessThanOrEqual(1);
+    expect(
+      Math.abs(box.x + box.width - thumb - (view.left + view.x + doc.width * view.scale)),
+    ).toBeLessThanOrEqual(1);
+    const thumbCentre = box.x + thumb + 0.3 * (box.width - 2 * thumb) - view.left;
+    // The line's colour (#f5c542) in a row at mid-height; the picture may have yellows of its own,
+    // so the line is the run of that colour in the same column of three rows.
+    const lineColumns = (pixels: number[]) =>
+      new Set(
+        Array.from({ length: pixels.length / 4 }, (_, x) => x).filter((x) => {
+          const [r, g, b] = [pixels[x * 4]!, pixels[x * 4 + 1]!, pixels[x * 4 + 2]!];
+          return Math.abs(r - 245) < 14 && Math.abs(g - 197) < 16 && Math.abs(b - 66) < 30;
+        }),
+      );
+    const rowAt = (fraction: number) =>
+      readCanvas(page, 0, {
+        x: 0,
+        y: Math.round(view.y + doc.height * view.scale * fraction),
+        width: Math.floor(view.width),
+        height: 1,
+      });
+    const [a, b, c] = [
+      lineColumns(await rowAt(0.1)),
+      lineColumns(await rowAt(0.5)),
+      lineColumns(await rowAt(0.9)),
+    ];
+    const yellow = [...a].filter((x) => b.has(x) && c.has(x));
+    expect(yellow.length).toBeGreaterThan(0);
+    const line = yellow.reduce((sum, x) => sum + x, 0) / yellow.length;
+    expect(Math.abs(line + 0.5 - thumbCentre)).toBeLessThanOrEqual(1.5);
+    await screenshot(page, 'split-slider');
+    await page.getByTestId('compare-split').click();
+
+    // The brush cursor: a black and a white ring, so it shows on light and dark pixels.
+    const editRow = layerRows().first();
+    await editRow.click();
+    await page.getByTestId('tool-mask').click();
+    await page.getByTestId('brush-size').fill('40');
+    const cursorAt = { x: view.left + view.width / 2, y: view.top + view.height / 2 };
+    await page.mouse.move(cursorAt.x - 5, cursorAt.y);
+    await page.mouse.move(cursorAt.x, cursorAt.y);
+    const radius = 20 * view.scale;
+    const ringBox = {
+      x: Math.round(view.width / 2 - radius - 6),
+      y: Math.round(view.height / 2 - radius - 6),
+      width: Math.round(2 * radius + 12),
+      height: Math.round(2 * radius + 12),
+    };
+    let dark = 0;
+    let light = 0;
+    await expect
+      .poll(async () => {
+        const ring = await readCanvas(page, 1, ringBox);
+        dark = 0;
+        light = 0;
+        for (let i = 0; i < ring.length; i += 4) {
+          if (ring[i + 3]! < 200) continue;
+          const max = Math.max(ring[i]!, ring[i + 1]!, ring[i + 2]!);
+          const min = Math.min(ring[i]!, ring[i + 1]!, ring[i + 2]!);
+          if (max < 50) dark++;
+          if (min > 205) light++;
+        }
+        return Math.min(dark, light);
+      })
+      .toBeGreaterThan(30);
+    await screenshot(page, 'brush-ring');
+
+    // Quick mask: paint, then the overlay tints the hidden parts red; off again, the screen is the document.
+    await paintStroke();
+    await editRow.getByTestId('mask-badge').waitFor({ timeout: 15_000 });
+    expect((await settleScreen(page, api)).diff).toBeLessThanOrEqual(TOLERANCE);
+    await page.getByTestId('tool-move').click();
+    await page.getByTestId('mask-overlay').click();
+    const composite = await mainComposite(api);
+    await expect.poll(async () => (await compareCanvas(page, composite)).diff).toBeGreaterThan(10);
+    // Away from the stroke (hidden by the new mask) the picture is tinted towards red.
+    const corner = { x: Math.round(view.x + 10), y: Math.round(view.y + 10), width: 20, height: 20 };
+    const tinted = await readCanvas(page, 0, corner);
+    await page.getByTestId('mask-overlay').click();
+    expect((await settleScreen(page, api)).diff).toBeLessThanOrEqual(TOLERANCE);
+    const plain = await readCanvas(page, 0, corner);
+    let redder = 0;
+    for (let i = 0; i < plain.length; i += 4)
+      if (tinted[i]! - tinted[i + 1]! > plain[i]! - plain[i + 1]! + 40) redder++;
+    expect(redder).toBeGreaterThan(0.9 * (plain.length / 4));
+  }, 180_000);
 });

@@ -89,3 +89,46 @@ export async function settleScreen(
     await page.waitForTimeout(150);
   }
 }
+
+/** The view the canvas reports, and the canvas element's box on the page. */
+export async function canvasView(page: Page): Promise<{
+  scale: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  left: number;
+  top: number;
+}> {
+  return page.evaluate(() => {
+    const container = document.querySelector<HTMLElement>('[data-testid=canvas]')!;
+    const box = container.getBoundingClientRect();
+    return {
+      scale: Number(container.dataset.viewScale),
+      x: Number(container.dataset.viewX),
+      y: Number(container.dataset.viewY),
+      width: box.width,
+      height: box.height,
+      left: box.left,
+      top: box.top,
+    };
+  });
+}
+
+/** RGBA pixels of one of the stage's layer canvases (0: the picture, 1: the brush cursor). */
+export async function readCanvas(
+  page: Page,
+  index: number,
+  rect: { x: number; y: number; width: number; height: number },
+): Promise<number[]> {
+  return page.evaluate(
+    ({ index, rect }) => {
+      const canvases = document.querySelectorAll<HTMLCanvasElement>('[data-testid=canvas] canvas');
+      const canvas = canvases[index];
+      if (!canvas) return [];
+      const context = canvas.getContext('2d')!;
+      return [...context.getImageData(rect.x, rect.y, rect.width, rect.height).data];
+    },
+    { index, rect },
+  );
+}

@@ -289,6 +289,7 @@ export function CanvasView() {
       data-view-y={view.y}
       data-smoothing={smoothing ? 'on' : 'off'}
       data-doc-id={showFrame ? frame.docId : ''}
+      data-frame-layers={showFrame ? layers.filter((layer) => surfaceOf(layer.id)?.ready).length : 0}
       data-loading={loading ? 'true' : 'false'}
       onPointerLeave={() => setCursor(null)}
     >
