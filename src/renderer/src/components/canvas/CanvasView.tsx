@@ -146,11 +146,11 @@ export function CanvasView() {
     () => (docWidth !== undefined && docHeight !== undefined ? { width: docWidth, height: docHeight } : null),
     [docWidth, docHeight],
   );
-  const { view, setView, zoomAt } = useViewport(size, content);
+  const { view, setView, zoomAt, settled } = useViewport(size, content);
   // Screen-size pixels first; the full resolution once the picture is shown larger than that.
   const displaySide = screenSide(size);
   const docSide = Math.max(docWidth ?? 0, docHeight ?? 0);
-  const zoomedPast = docSide * view.scale * (window.devicePixelRatio || 1) > displaySide;
+  const zoomedPast = settled && docSide * view.scale * (window.devicePixelRatio || 1) > displaySide;
   const { frame, loading, surfaceOf, redraw } = useFrame(doc, zoomedPast ? Infinity : displaySide);
   const [maskOverlay, setMaskOverlay] = useState(false);
   const tintRef = useRef<HTMLCanvasElement | null>(null);
