@@ -64,6 +64,8 @@ function useFrame(doc: DocumentView | null, maxSide: number) {
       setLoading(false);
       return;
     }
+    // Not before the canvas has a size: the first fetch would be for the wrong one.
+    if (maxSide <= 0) return;
     const map = surfaces.current;
     const updates = layers.map((layer) => {
       const key = surfaceKey(docId, layer.id);
@@ -124,6 +126,7 @@ function maskTint(mask: HTMLCanvasElement, into: HTMLCanvasElement | null): HTML
 
 /** Device pixels of the canvas, rounded up to a step so small resizes do not refetch layers. */
 function screenSide(size: { width: number; height: number }): number {
+  if (size.width <= 0 || size.height <= 0) return 0;
   const ratio = window.devicePixelRatio || 1;
   const side = Math.max(size.width, size.height) * ratio;
   return Math.max(256, Math.ceil(side / 256) * 256);
