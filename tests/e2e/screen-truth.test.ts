@@ -215,9 +215,28 @@ describe.skipIf(!hasChromium)('screen truth: the canvas shows the document', () 
     await expect.poll(() => layerRows().count(), { timeout: 30_000 }).toBe(2);
     await check('restore-recovery');
 
+    // After a reload no part of the document is drawn as if it were all of it: every frame the
+    // canvas presents has all the document's layers (a lower layer alone once showed for seconds).
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { __framesSeen: string[] }).__framesSeen = seen;
+      new MutationObserver(() => {
+        const canvas = document.querySelector<HTMLElement>('[data-testid=canvas]');
+        if (canvas?.dataset.docId) seen.push(`${canvas.dataset.frameLayers}/${canvas.dataset.docId}`);
+      }).observe(document, {
+        subtree: true,
+        attributes: true,
+        attributeFilter: ['data-frame-layers', 'data-doc-id'],
+      });
+    });
     await page.reload();
     await expect.poll(() => layerRows().count(), { timeout: 30_000 }).toBe(2);
     await check('reload');
+    const framesSeen = await page.evaluate(
+      () => (window as unknown as { __framesSeen: string[] }).__framesSeen,
+    );
+    expect(framesSeen.length).toBeGreaterThan(0);
+    expect(new Set(framesSeen.map((frame) => frame.split('/')[0]))).toEqual(new Set(['2']));
 
     const failed = steps.filter((entry) => !(entry.diff <= TOLERANCE));
     expect(failed, JSON.stringify(steps, null, 1)).toEqual([]);
