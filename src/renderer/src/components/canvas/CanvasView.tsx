@@ -67,14 +67,16 @@ function useFrame(doc: DocumentView | null, maxSide: number) {
     // Not before the canvas has a size: the first fetch would be for the wrong one.
     if (maxSide <= 0) return;
     const map = surfaces.current;
+    let fetching = false;
     const updates = layers.map((layer) => {
       const key = surfaceKey(docId, layer.id);
       let surface = map.get(key);
       if (!surface) map.set(key, (surface = new LayerSurface()));
+      fetching ||= !surface.isCurrent(layer, maxSide);
       // A layer whose pixels cannot be had is left out rather than holding back the others.
       return surface.prepare(docId, layer, maxSide).catch(() => null);
     });
-    setLoading(true);
+    if (fetching) setLoading(true);
     void Promise.all(updates).then((applies) => {
       if (current !== generation.current) return;
       for (const apply of applies) apply?.();

@@ -44,6 +44,17 @@ function greyToAlpha(image: HTMLImageElement): HTMLCanvasElement {
   return canvas;
 }
 
+/** What a surface holds, as keys: revision and size of its pixels and of its mask. */
+function keysFor(layer: LayerView, maxSide: number) {
+  const wanted: { maxSide?: number } = maxSide < Math.max(layer.width, layer.height) ? { maxSide } : {};
+  const size = wanted.maxSide ?? 'full';
+  return {
+    wanted,
+    pixelsKey: `${layer.pixelsRevision}@${size}`,
+    maskKey: layer.hasMask ? `${layer.maskRevision}@${size}` : '',
+  };
+}
+
 export class LayerSurface {
   readonly output: HTMLCanvasElement = document.createElement('canvas');
   private pixels: HTMLImageElement | null = null;
@@ -65,10 +76,7 @@ export class LayerSurface {
    * its longest side; resolves to a function that puts it in place, or null when nothing changed.
    */
   async prepare(docId: string, layer: LayerView, maxSide: number): Promise<(() => void) | null> {
-    const side = Math.max(layer.width, layer.height);
-    const wanted = maxSide < side ? { maxSide } : {};
-    const pixelsKey = `${layer.pixelsRevision}@${wanted.maxSide ?? 'full'}`;
-    const maskKey = layer.hasMask ? `${layer.maskRevision}@${wanted.maxSide ?? 'full'}` : '';
+    const { wanted, pixelsKey, maskKey } = keysFor(layer, maxSide);
     if (pixelsKey === this.pixelsKey && maskKey === this.maskKey) return null;
     const [pixels, mask] = await Promise.all([
       pixelsKey === this.pixelsKey
@@ -94,6 +102,12 @@ export class LayerSurface {
       this.layerWidth = layer.width;
       this.compose();
     };
+  }
+
+  /** Whether the surface already shows `layer` at this size (nothing to fetch). */
+  isCurrent(layer: LayerView, maxSide: number): boolean {
+    const { pixelsKey, maskKey } = keysFor(layer, maxSide);
+    return pixelsKey === this.pixelsKey && maskKey === this.maskKey;
   }
 
   compose(): void {
