@@ -49,7 +49,8 @@ const surfaceKey = (docId: string, layerId: string) => `${docId}|${layerId}`;
 function useFrame(doc: DocumentView | null, maxSide: number) {
   const surfaces = useRef(new Map<string, LayerSurface>());
   const [frame, setFrame] = useState<Frame | null>(null);
-  const [loading, setLoading] = useState(false);
+  /** Names of the layers whose pixels are on their way (empty: the canvas is up to date). */
+  const [pending, setPending] = useState<readonly string[]>([]);
   const [, setTick] = useState(0);
   const generation = useRef(0);
   const docId = doc?.id ?? null;
@@ -61,34 +62,40 @@ function useFrame(doc: DocumentView | null, maxSide: number) {
     if (docId === null || !layers) {
       surfaces.current.clear();
       setFrame(null);
-      setLoading(false);
+      setPending([]);
       return;
     }
     // Not before the canvas has a size: the first fetch would be for the wrong one.
     if (maxSide <= 0) return;
     const map = surfaces.current;
-    let fetching = false;
+    const fetching: string[] = [];
     const updates = layers.map((layer) => {
       const key = surfaceKey(docId, layer.id);
       let surface = map.get(key);
       if (!surface) map.set(key, (surface = new LayerSurface()));
-      fetching ||= !surface.isCurrent(layer, maxSide);
+      if (!surface.isCurrent(layer, maxSide)) fetching.push(layer.name);
       // A layer whose pixels cannot be had is left out rather than holding back the others.
       return surface.prepare(docId, layer, maxSide).catch(() => null);
     });
-    if (fetching) setLoading(true);
+    if (fetching.length > 0) setPending(fetching);
     void Promise.all(updates).then((applies) => {
       if (current !== generation.current) return;
       for (const apply of applies) apply?.();
       const keep = new Set(layers.map((layer) => surfaceKey(docId, layer.id)));
       for (const key of [...map.keys()]) if (!keep.has(key)) map.delete(key);
       setFrame({ docId, width, height, layers });
-      setLoading(false);
+      setPending([]);
     });
   }, [docId, width, height, layers, maxSide]);
   const surfaceOf = (layerId: string) =>
     frame ? (surfaces.current.get(surfaceKey(frame.docId, layerId)) ?? null) : null;
-  return { frame, loading, surfaceOf, redraw: () => setTick((tick) => tick + 1) };
+  return {
+    frame,
+    pending,
+    loading: pending.length > 0,
+    surfaceOf,
+    redraw: () => setTick((tick) => tick + 1),
+  };
 }
 
 /** A small checkerboard tile: the backdrop that shows through transparent areas. */
@@ -156,7 +163,7 @@ export function CanvasView() {
   const displaySide = screenSide(size);
   const docSide = Math.max(docWidth ?? 0, docHeight ?? 0);
   const zoomedPast = settled && docSide * view.scale * (window.devicePixelRatio || 1) > displaySide;
-  const { frame, loading, surfaceOf, redraw } = useFrame(doc, zoomedPast ? Infinity : displaySide);
+  const { frame, pending, loading, surfaceOf, redraw } = useFrame(doc, zoomedPast ? Infinity : displaySide);
   const [maskOverlay, setMaskOverlay] = useState(false);
   const tintRef = useRef<HTMLCanvasElement | null>(null);
   const checkerboard = useMemo(() => checkerboardTile(), []);
@@ -409,7 +416,11 @@ export function CanvasView() {
       {doc && (loading || !showFrame) && (
         <div className="canvas-loading" role="status" data-testid="canvas-loading">
           <span className="spinner" aria-hidden="true" />
-          {showFrame ? 'Updating the picture…' : 'Loading the picture…'}
+          {!showFrame
+            ? 'Loading the picture…'
+            : pending.length === 1
+              ? `Loading “${pending[0]}”…`
+              : `Loading ${pending.length} layers…`}
         </div>
       )}
       {doc && selected?.hasMask && (
