@@ -96,6 +96,41 @@ describe('document service (app adapter)', () => {
     await service.dispose();
   });
 
+  it('sends screen-size layer images when asked (maxSide), full size otherwise, and small thumbnails', async () => {
+    const service = createDocumentService(fakeEditEngine());
+    await service.open(await photo(), 'photo.png', null);
+    await editAndWait(service, settings('make it red', 5));
+    const layer = service.current()!.layers[1]!;
+    await service.setMask(layer.id, {
+      width: WIDTH,
+      height: HEIGHT,
+      data: new Uint8Array(WIDTH * HEIGHT).map((_, i) => (i % WIDTH < WIDTH / 2 ? 255 : 0)),
+    });
+
+    const small = await service.layerImage(layer.id, 'pixels', undefined, 20);
+    expect([small.width, small.height]).toEqual([20, 15]);
+    const meta = await sharp(small.png).metadata();
+    expect([meta.width, meta.height]).toEqual([20, 15]);
+    // A horizontal ramp 55…94 halved: each pixel near the mean of the two it covers.
+    const row = await pixels(small.png);
+    for (let x = 1; x < 19; x++)
+      expect(Math.abs((row[x * 3] as number) - (55 + 2 * x + 0.5))).toBeLessThanOrEqual(1.5);
+    expect([row[1], row[2]]).toEqual([60, 70]);
+
+    const mask = await service.layerImage(layer.id, 'mask', undefined, 20);
+    const grey = await sharp(mask.png).extractChannel(0).raw().toBuffer();
+    expect([mask.width, mask.height]).toEqual([20, 15]);
+    expect([grey[2], grey[17]]).toEqual([255, 0]);
+
+    // Asking for more than there is gives the stored full-size image; nothing is enlarged.
+    const full = await service.layerImage(layer.id, 'pixels', undefined, 4000);
+    expect([full.width, full.height]).toEqual([WIDTH, HEIGHT]);
+    expect((await pixels(full.png))[0]).toBe(55);
+    const thumbnail = await service.layerImage(layer.id, 'thumbnail');
+    expect([thumbnail.width, thumbnail.height]).toEqual([WIDTH, HEIGHT]);
+    await service.dispose();
+  });
+
   it('gives a newly opened document new image revisions (the renderer caches by layer id and revision)', async () => {
     const service = createDocumentService(fakeEditEngine());
     const first = await service.open(await photo(), 'photo.png', null);

@@ -169,17 +169,19 @@ class SessionDocumentService implements DocumentService {
     layerId: string,
     what: 'pixels' | 'mask' | 'thumbnail',
     variantId?: string,
+    maxSide?: number,
   ): Promise<PngImage> {
     const session = this.need();
     const doc = session.doc;
+    const side = what === 'thumbnail' ? THUMBNAIL_SIDE : maxSide;
     if (layerId === BASE_LAYER_ID) {
       if (what === 'mask') throw new ContractError('not-found', 'The source image has no mask');
-      return this.png(session, doc.base.pixels, what === 'thumbnail');
+      return this.png(session, doc.base.pixels, side);
     }
     const layer = this.layer(session, layerId);
     if (what === 'mask') {
       if (!layer.mask) throw new ContractError('not-found', `“${layer.name}” has no mask`);
-      return this.png(session, layer.mask, false);
+      return this.png(session, layer.mask, side);
     }
     const variant =
       variantId === undefined
@@ -193,7 +195,7 @@ class SessionDocumentService implements DocumentService {
           : `“${layer.name}” has no variant ${variantId}`,
       );
     }
-    return this.png(session, variant.pixels, what === 'thumbnail');
+    return this.png(session, variant.pixels, side);
   }
 
   async updateLayer(layerId: string, patch: LayerPatch): Promise<DocumentView> {
@@ -456,16 +458,30 @@ class SessionDocumentService implements DocumentService {
     return revision;
   }
 
-  private async png(session: DocumentSession, ref: string, thumbnail: boolean): Promise<PngImage> {
+  /**
+   * A stored image as PNG: the stored lossless PNG at full size; smaller (fit inside `maxSide`) it is
+   * resized from the raw pixels and encoded fast, in sharp's worker threads, so a screen-size version
+   * of an 8000×6000 layer is ready in a fraction of a second without touching the full-size encode.
+   */
+  private async png(session: DocumentSession, ref: string, maxSide?: number): Promise<PngImage> {
     const info = session.store.info(ref);
     if (!info) throw new ContractError('not-found', 'The pixels of that layer are missing');
-    const png = await session.store.png(ref);
-    if (!thumbnail) return { width: info.width, height: info.height, png };
-    const { data, info: out } = await sharp(png)
-      .resize(THUMBNAIL_SIDE, THUMBNAIL_SIDE, { fit: 'inside', withoutEnlargement: true })
-      .png()
+    if (maxSide === undefined || maxSide >= Math.max(info.width, info.height)) {
+      return { width: info.width, height: info.height, png: await session.store.png(ref) };
+    }
+    const raw = await session.store.get(ref);
+    const input = Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
+    const { data, info: out } = await sharp(input, {
+      raw: { width: raw.width, height: raw.height, channels: raw.kind === 'rgb' ? 3 : 1 },
+    })
+      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+      .png({ compressionLevel: 1 })
       .toBuffer({ resolveWithObject: true });
-    return { width: out.width, height: out.height, png: new Uint8Array(data) };
+    return {
+      width: out.width,
+      height: out.height,
+      png: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
   }
 
   private emitChanged(): DocumentView {

@@ -37,7 +37,13 @@ export interface DocumentService {
   current(): DocumentView | null;
   /** An image (PNG, JPEG, WebP, TIFF…) or a saved project, by content. `path` is where it came from, if known. */
   open(bytes: Uint8Array, name: string, path: string | null): Promise<DocumentView>;
-  layerImage(layerId: string, what: 'pixels' | 'mask' | 'thumbnail', variantId?: string): Promise<PngImage>;
+  /** A layer's pixels or mask as PNG, scaled to fit `maxSide` when that is smaller (never enlarged). */
+  layerImage(
+    layerId: string,
+    what: 'pixels' | 'mask' | 'thumbnail',
+    variantId?: string,
+    maxSide?: number,
+  ): Promise<PngImage>;
   updateLayer(layerId: string, patch: LayerPatch): Promise<DocumentView>;
   moveLayer(layerId: string, toIndex: number): Promise<DocumentView>;
   deleteLayer(layerId: string): Promise<DocumentView>;

@@ -171,8 +171,8 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       ctx.policy.grantFile(path, 'read', 'write');
       return openPath(path);
     },
-    'document.layerImage': ({ layerId, what, variantId }) =>
-      requireOpenDocument(ctx).layerImage(layerId, what, variantId),
+    'document.layerImage': ({ layerId, what, variantId, maxSide }) =>
+      requireOpenDocument(ctx).layerImage(layerId, what, variantId, maxSide),
     'layer.update': ({ layerId, ...patch }) => requireOpenDocument(ctx).updateLayer(layerId, patch),
     'layer.move': ({ layerId, toIndex }) => requireOpenDocument(ctx).moveLayer(layerId, toIndex),
     'layer.delete': ({ layerId }) => requireOpenDocument(ctx).deleteLayer(layerId),

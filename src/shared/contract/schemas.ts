@@ -346,6 +346,11 @@ export const CALLS = {
       layerId: idSchema,
       what: z.enum(['pixels', 'mask', 'thumbnail']),
       variantId: idSchema.optional(),
+      /**
+       * Longest side wanted (pixels or mask; thumbnails have their own): the screen asks for its own
+       * device pixels first and the full resolution only when zoomed in past them.
+       */
+      maxSide: side.optional(),
     }),
     response: pngImageSchema,
   },

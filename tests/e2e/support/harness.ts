@@ -31,9 +31,12 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Builds the renderer with Vite (no Electron needed) into a fresh folder. */
+/**
+ * Builds the renderer with Vite (no Electron needed) into a fresh folder of its own, so test files
+ * running in parallel do not empty each other's build.
+ */
 export async function buildRenderer(): Promise<string> {
-  const outDir = join(OUTPUT, 'renderer');
+  const outDir = tempDir('e2e-renderer-');
   const { build } = await import('vite');
   const { default: react } = await import('@vitejs/plugin-react');
   // Vitest sets NODE_ENV=test, which would give a development React build; build as the app ships.

@@ -1,40 +1,64 @@
 /**
  * Layer pixels, masks and thumbnails come from the main side as PNG bytes; this turns them into
- * decoded images, cached by layer, kind and revision so each version is fetched once.
+ * decoded images, cached by document, layer, kind, revision and size so each version is fetched once.
+ * Revisions are unique within one run of the main side; the cache is emptied on (re)connecting, when
+ * the main side may have restarted and numbered its revisions afresh.
  */
 import { useEffect, useState } from 'react';
 import { api } from '../state/actions';
+import { useAppState } from '../state/store';
 
 type What = 'pixels' | 'mask' | 'thumbnail';
 
 const cache = new Map<string, Promise<HTMLImageElement>>();
 const MAX_ENTRIES = 200;
 
-export function imageKey(layerId: string, what: What, revision: number, variantId?: string): string {
-  return `${layerId}|${what}|${variantId ?? ''}|${revision}`;
+export interface ImageRequest {
+  docId: string;
+  layerId: string;
+  what: What;
+  revision: number;
+  variantId?: string;
+  /** Longest side wanted; the full size when absent. */
+  maxSide?: number;
 }
 
-export function decodePng(png: Uint8Array): Promise<HTMLImageElement> {
+export function imageKey(request: ImageRequest): string {
+  const { docId, layerId, what, revision, variantId, maxSide } = request;
+  return `${docId}|${layerId}|${what}|${variantId ?? ''}|${revision}|${maxSide ?? 'full'}`;
+}
+
+export function clearImageCache(): void {
+  cache.clear();
+}
+
+export async function decodePng(png: Uint8Array): Promise<HTMLImageElement> {
   const url = URL.createObjectURL(new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
   const image = new Image();
-  return new Promise<HTMLImageElement>((resolve, reject) => {
-    image.onload = () => resolve(image);
-    image.onerror = () => reject(new Error('could not decode an image from the editor'));
-    image.src = url;
-  }).finally(() => URL.revokeObjectURL(url));
+  image.src = url;
+  try {
+    // decode() decodes off the main thread, so a large image does not stall a frame.
+    await image.decode();
+    return image;
+  } catch {
+    throw new Error('could not decode an image from the editor');
+  } finally {
+    URL.revokeObjectURL(url);
+  }
 }
 
-export function loadLayerImage(
-  layerId: string,
-  what: What,
-  revision: number,
-  variantId?: string,
-): Promise<HTMLImageElement> {
-  const key = imageKey(layerId, what, revision, variantId);
+export function loadImage(request: ImageRequest): Promise<HTMLImageElement> {
+  const key = imageKey(request);
   let entry = cache.get(key);
   if (!entry) {
+    const { layerId, what, variantId, maxSide } = request;
     entry = api()
-      .call('document.layerImage', { layerId, what, ...(variantId ? { variantId } : {}) })
+      .call('document.layerImage', {
+        layerId,
+        what,
+        ...(variantId ? { variantId } : {}),
+        ...(maxSide !== undefined ? { maxSide } : {}),
+      })
       .then((result) => decodePng(result.png));
     entry.catch(() => cache.delete(key));
     cache.set(key, entry);
@@ -46,13 +70,14 @@ export function loadLayerImage(
   return entry;
 }
 
-/** A decoded image for a layer (or one of its variants), or null while it loads. */
+/** A decoded image for a layer (or one of its variants) of the open document, or null while it loads. */
 export function useLayerImage(
   layerId: string | null,
   what: What,
   revision: number,
   variantId?: string,
 ): HTMLImageElement | null {
+  const docId = useAppState((state) => state.doc?.id ?? '');
   const [image, setImage] = useState<HTMLImageElement | null>(null);
   useEffect(() => {
     if (!layerId) {
@@ -60,7 +85,7 @@ export function useLayerImage(
       return;
     }
     let live = true;
-    loadLayerImage(layerId, what, revision, variantId).then(
+    loadImage({ docId, layerId, what, revision, ...(variantId ? { variantId } : {}) }).then(
       (loaded) => {
         if (live) setImage(loaded);
       },
@@ -69,7 +94,7 @@ export function useLayerImage(
     return () => {
       live = false;
     };
-  }, [layerId, what, revision, variantId]);
+  }, [docId, layerId, what, revision, variantId]);
   return image;
 }
 

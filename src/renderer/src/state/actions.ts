@@ -6,6 +6,7 @@ import type { AppClient } from '../../../shared/contract/client';
 import { ContractError } from '../../../shared/contract/errors';
 import type { DocumentView, ExportFormat, MenuCommand, MessageView } from '../../../shared/contract/schemas';
 import { RepeatGuard, restoredDraft } from './send-guard';
+import { clearImageCache } from '../hooks/images';
 import { defaultDraft, getState, setState, toast, type Draft } from './store';
 import { askUnsaved } from './unsaved';
 import { viewCommands } from './view-commands';
@@ -90,6 +91,8 @@ export async function discardRecovery(id: string): Promise<void> {
 }
 
 export async function loadInitialState(): Promise<void> {
+  // The main side may have restarted (browser mode reconnects) and numbered its images afresh.
+  clearImageCache();
   const c = api();
   const [info, settings, model, engine, doc] = await Promise.all([
     c.call('app.info', {}),

@@ -6,11 +6,14 @@
 import type Konva from 'konva';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Circle, Group, Image as KonvaImage, Layer, Line, Rect, Stage } from 'react-konva';
-import type { LayerView } from '../../../../shared/contract/schemas';
+import type { DocumentView, LayerView } from '../../../../shared/contract/schemas';
 import { setMask } from '../../state/actions';
 import { setState, useAppState } from '../../state/store';
 import { LayerSurface } from './layer-surface';
 import { useViewport } from './useViewport';
+
+/** The split slider's thumb width (styles.css), so its centre can sit on the split line. */
+const SLIDER_THUMB = 14;
 
 function useElementSize(ref: React.RefObject<HTMLDivElement | null>) {
   const [size, setSize] = useState({ width: 0, height: 0 });
@@ -27,25 +30,115 @@ function useElementSize(ref: React.RefObject<HTMLDivElement | null>) {
   return size;
 }
 
-/** Keeps one LayerSurface per layer in sync with the document; re-renders when any changes. */
-function useSurfaces(layers: readonly LayerView[]) {
+/** The document state the canvas shows: all its layers' surfaces are up to date with it. */
+interface Frame {
+  docId: string;
+  width: number;
+  height: number;
+  layers: readonly LayerView[];
+}
+
+/** Surfaces of one document's layers, by document and layer (ids repeat across documents). */
+const surfaceKey = (docId: string, layerId: string) => `${docId}|${layerId}`;
+
+/**
+ * Keeps one LayerSurface per layer in step with the document and presents a new frame only when
+ * every layer of the new document state has its pixels: the canvas is a pure view of the document,
+ * never a mix of old and new layers. While a state is on its way, `loading` says so.
+ */
+function useFrame(doc: DocumentView | null, maxSide: number) {
   const surfaces = useRef(new Map<string, LayerSurface>());
+  const [frame, setFrame] = useState<Frame | null>(null);
+  /** Names of the layers whose pixels are on their way (empty: the canvas is up to date). */
+  const [pending, setPending] = useState<readonly string[]>([]);
   const [, setTick] = useState(0);
+  const generation = useRef(0);
+  const docId = doc?.id ?? null;
+  const width = doc?.width ?? 0;
+  const height = doc?.height ?? 0;
+  const layers = doc?.layers;
   useEffect(() => {
-    const map = surfaces.current;
-    for (const id of [...map.keys()]) if (!layers.some((layer) => layer.id === id)) map.delete(id);
-    for (const layer of layers) {
-      let surface = map.get(layer.id);
-      if (!surface) map.set(layer.id, (surface = new LayerSurface()));
-      surface.sync(layer).then(
-        (changed) => {
-          if (changed) setTick((tick) => tick + 1);
-        },
-        () => undefined,
-      );
+    const current = ++generation.current;
+    if (docId === null || !layers) {
+      surfaces.current.clear();
+      setFrame(null);
+      setPending([]);
+      return;
     }
-  }, [layers]);
-  return { surfaces: surfaces.current, redraw: () => setTick((tick) => tick + 1) };
+    // Not before the canvas has a size: the first fetch would be for the wrong one.
+    if (maxSide <= 0) return;
+    const map = surfaces.current;
+    const fetching: string[] = [];
+    const updates = layers.map((layer) => {
+      const key = surfaceKey(docId, layer.id);
+      let surface = map.get(key);
+      if (!surface) map.set(key, (surface = new LayerSurface()));
+      if (!surface.isCurrent(layer, maxSide)) fetching.push(layer.name);
+      // A layer whose pixels cannot be had is left out rather than holding back the others.
+      return surface.prepare(docId, layer, maxSide).catch(() => null);
+    });
+    if (fetching.length > 0) setPending(fetching);
+    void Promise.all(updates).then((applies) => {
+      if (current !== generation.current) return;
+      for (const apply of applies) apply?.();
+      const keep = new Set(layers.map((layer) => surfaceKey(docId, layer.id)));
+      for (const key of [...map.keys()]) if (!keep.has(key)) map.delete(key);
+      setFrame({ docId, width, height, layers });
+      setPending([]);
+    });
+  }, [docId, width, height, layers, maxSide]);
+  const surfaceOf = (layerId: string) =>
+    frame ? (surfaces.current.get(surfaceKey(frame.docId, layerId)) ?? null) : null;
+  return {
+    frame,
+    pending,
+    loading: pending.length > 0,
+    surfaceOf,
+    redraw: () => setTick((tick) => tick + 1),
+  };
+}
+
+/** A small checkerboard tile: the backdrop that shows through transparent areas. */
+function checkerboardTile(): HTMLCanvasElement {
+  const tile = document.createElement('canvas');
+  tile.width = 16;
+  tile.height = 16;
+  const context = tile.getContext('2d');
+  if (context) {
+    context.fillStyle = '#9a9ca1';
+    context.fillRect(0, 0, 16, 16);
+    context.fillStyle = '#6e7075';
+    context.fillRect(0, 0, 8, 8);
+    context.fillRect(8, 8, 8, 8);
+  }
+  return tile;
+}
+
+/** The quick-mask view: a red tint over the parts of the layer its mask hides. */
+function maskTint(mask: HTMLCanvasElement, into: HTMLCanvasElement | null): HTMLCanvasElement {
+  const tint = into ?? document.createElement('canvas');
+  if (tint.width !== mask.width || tint.height !== mask.height) {
+    tint.width = mask.width;
+    tint.height = mask.height;
+  }
+  const context = tint.getContext('2d');
+  if (!context) return tint;
+  context.globalCompositeOperation = 'source-over';
+  context.clearRect(0, 0, tint.width, tint.height);
+  context.fillStyle = 'rgba(235, 40, 60, 0.5)';
+  context.fillRect(0, 0, tint.width, tint.height);
+  context.globalCompositeOperation = 'destination-out';
+  context.drawImage(mask, 0, 0);
+  context.globalCompositeOperation = 'source-over';
+  return tint;
+}
+
+/** Device pixels of the canvas, rounded up to a step so small resizes do not refetch layers. */
+function screenSide(size: { width: number; height: number }): number {
+  if (size.width <= 0 || size.height <= 0) return 0;
+  const ratio = window.devicePixelRatio || 1;
+  const side = Math.max(size.width, size.height) * ratio;
+  return Math.max(256, Math.ceil(side / 256) * 256);
 }
 
 export function CanvasView() {
@@ -57,6 +150,7 @@ export function CanvasView() {
   const split = useAppState((state) => state.split);
   const selectedLayerId = useAppState((state) => state.selectedLayerId);
   const containerRef = useRef<HTMLDivElement>(null);
+  const pictureLayerRef = useRef<Konva.Layer>(null);
   const size = useElementSize(containerRef);
   const docWidth = doc?.width;
   const docHeight = doc?.height;
@@ -64,16 +158,36 @@ export function CanvasView() {
     () => (docWidth !== undefined && docHeight !== undefined ? { width: docWidth, height: docHeight } : null),
     [docWidth, docHeight],
   );
-  const { view, setView, zoomAt } = useViewport(size, content);
-  const layers = useMemo(() => doc?.layers ?? [], [doc?.layers]);
-  const { surfaces, redraw } = useSurfaces(layers);
+  const { view, setView, zoomAt, settled } = useViewport(size, content);
+  // Screen-size pixels first; the full resolution once the picture is shown larger than that.
+  const displaySide = screenSide(size);
+  const docSide = Math.max(docWidth ?? 0, docHeight ?? 0);
+  const zoomedPast = settled && docSide * view.scale * (window.devicePixelRatio || 1) > displaySide;
+  const { frame, pending, loading, surfaceOf, redraw } = useFrame(doc, zoomedPast ? Infinity : displaySide);
+  const [maskOverlay, setMaskOverlay] = useState(false);
+  const tintRef = useRef<HTMLCanvasElement | null>(null);
+  const checkerboard = useMemo(() => checkerboardTile(), []);
   const [spaceHeld, setSpaceHeld] = useState(false);
   const [cursor, setCursor] = useState<{ x: number; y: number } | null>(null);
   const painting = useRef<{ layerId: string; last: { x: number; y: number } } | null>(null);
 
+  // The frame's surfaces are updated in place: redraw after every render that may have changed them.
+  useEffect(() => {
+    pictureLayerRef.current?.batchDraw();
+  });
+
+  const layers = frame?.layers ?? [];
   const selected = layers.find((layer) => layer.id === selectedLayerId) ?? null;
   const canPaint = tool === 'mask' && selected !== null && selected.kind !== 'source';
   const panning = !canPaint || spaceHeld;
+  const selectedSurface = selected ? surfaceOf(selected.id) : null;
+
+  // Crisp pixels once a surface pixel covers more than one screen pixel.
+  const resolution = Math.max(
+    1e-6,
+    ...layers.map((layer) => (surfaceOf(layer.id)?.ready ? surfaceOf(layer.id)!.resolution : 0)),
+  );
+  const smoothing = view.scale / resolution < 1 - 1e-6;
 
   useEffect(() => {
     const down = (event: KeyboardEvent) => {
@@ -103,7 +217,7 @@ export function CanvasView() {
   const onPointerDown = (event: Konva.KonvaEventObject<PointerEvent>) => {
     if (!canPaint || spaceHeld || !selected || event.evt.button !== 0) return;
     const stage = event.target.getStage();
-    const surface = surfaces.get(selected.id);
+    const surface = selectedSurface;
     if (!stage || !surface) return;
     const point = toLayer(stage, selected);
     if (!point) return;
@@ -121,11 +235,10 @@ export function CanvasView() {
     const stroke = painting.current;
     if (!stroke || !selected || stroke.layerId !== selected.id) return;
     const point = toLayer(stage, selected);
-    const surface = surfaces.get(selected.id);
+    const surface = selectedSurface;
     if (!point || !surface) return;
     surface.stroke(stroke.last.x, stroke.last.y, point.x, point.y, brush);
     stroke.last = point;
-    stage.batchDraw();
     redraw();
   };
 
@@ -133,7 +246,8 @@ export function CanvasView() {
     const stroke = painting.current;
     painting.current = null;
     if (!stroke) return;
-    const mask = surfaces.get(stroke.layerId)?.maskBytes();
+    const layer = layers.find((entry) => entry.id === stroke.layerId);
+    const mask = layer ? surfaceOf(layer.id)?.maskBytes(layer.width, layer.height) : null;
     if (mask) void setMask(stroke.layerId, mask.width, mask.height, mask.data);
   };
 
@@ -146,10 +260,17 @@ export function CanvasView() {
   };
 
   const source = layers.find((layer) => layer.kind === 'source') ?? layers[0];
-  const splitX = doc ? doc.width * split : 0;
+  const frameWidth = frame?.width ?? 0;
+  const frameHeight = frame?.height ?? 0;
+  // The split slider spans the picture's visible part on screen; its thumb sits on the split line.
+  const pictureLeft = Math.max(0, view.x);
+  const pictureRight = Math.min(size.width, view.x + frameWidth * view.scale);
+  const sliderSpan = Math.max(1, pictureRight - pictureLeft);
+  const splitX = frameWidth * split;
+  const sliderValue = Math.min(1, Math.max(0, (view.x + splitX * view.scale - pictureLeft) / sliderSpan));
 
   const renderLayer = (layer: LayerView) => {
-    const surface = surfaces.get(layer.id);
+    const surface = surfaceOf(layer.id);
     if (!surface?.ready || !layer.visible) return null;
     return (
       <KonvaImage
@@ -157,17 +278,31 @@ export function CanvasView() {
         image={surface.output}
         x={layer.x}
         y={layer.y}
+        width={layer.width}
+        height={layer.height}
         opacity={layer.opacity}
         listening={false}
       />
     );
   };
 
+  const maskCanvas = maskOverlay && selected ? (selectedSurface?.maskCanvas ?? null) : null;
+  const tint = maskCanvas ? (tintRef.current = maskTint(maskCanvas, tintRef.current)) : null;
+  const showFrame = frame !== null && frame.docId === doc?.id;
+  const ringRadius = (brush.size / 2) * view.scale;
+
   return (
     <div
       ref={containerRef}
       className={`canvas-view ${canPaint && !spaceHeld ? 'is-painting' : ''} ${panning ? 'is-panning' : ''}`}
       data-testid="canvas"
+      data-view-scale={view.scale}
+      data-view-x={view.x}
+      data-view-y={view.y}
+      data-smoothing={smoothing ? 'on' : 'off'}
+      data-doc-id={showFrame ? frame.docId : ''}
+      data-frame-layers={showFrame ? layers.filter((layer) => surfaceOf(layer.id)?.ready).length : 0}
+      data-loading={loading ? 'true' : 'false'}
       onPointerLeave={() => setCursor(null)}
     >
       {doc && size.width > 0 && (
@@ -189,66 +324,115 @@ export function CanvasView() {
           onPointerUp={finishStroke}
           onPointerLeave={finishStroke}
         >
-          <Layer listening={false}>
+          <Layer ref={pictureLayerRef} listening={false} imageSmoothingEnabled={smoothing}>
+            {/* A new document's size shows at once; its pixels follow (see the loading badge). */}
             <Rect
               x={0}
               y={0}
               width={doc.width}
               height={doc.height}
-              fill="#2a2b30"
+              fillPatternImage={checkerboard as unknown as HTMLImageElement}
+              fillPatternScale={{ x: 1 / view.scale, y: 1 / view.scale }}
+              fillPatternRepeat="repeat"
               shadowColor="black"
               shadowBlur={24 / view.scale}
               shadowOpacity={0.6}
+              shadowForStrokeEnabled={false}
             />
-            {showBefore ? (
-              source && renderLayer({ ...source, visible: true })
-            ) : compare === 'split' ? (
-              <>
-                {source && renderLayer(source)}
-                <Group
-                  clipX={splitX}
-                  clipY={0}
-                  clipWidth={Math.max(0, doc.width - splitX)}
-                  clipHeight={doc.height}
-                >
-                  {layers.filter((layer) => layer !== source).map(renderLayer)}
-                </Group>
-                <Line
-                  points={[splitX, 0, splitX, doc.height]}
-                  stroke="#f5c542"
-                  strokeWidth={2 / view.scale}
-                />
-              </>
-            ) : (
-              layers.map(renderLayer)
+            {showFrame &&
+              (showBefore ? (
+                source && renderLayer({ ...source, visible: true })
+              ) : compare === 'split' ? (
+                <>
+                  {source && renderLayer(source)}
+                  <Group
+                    clipX={splitX}
+                    clipY={0}
+                    clipWidth={Math.max(0, frameWidth - splitX)}
+                    clipHeight={frameHeight}
+                  >
+                    {layers.filter((layer) => layer !== source).map(renderLayer)}
+                  </Group>
+                  <Line
+                    points={[splitX, 0, splitX, frameHeight]}
+                    stroke="#f5c542"
+                    strokeWidth={2 / view.scale}
+                  />
+                </>
+              ) : (
+                layers.map(renderLayer)
+              ))}
+            {showFrame && tint && selected && (
+              <KonvaImage
+                image={tint}
+                x={selected.x}
+                y={selected.y}
+                width={selected.width}
+                height={selected.height}
+                listening={false}
+              />
             )}
           </Layer>
           {canPaint && cursor && !spaceHeld && (
             <Layer listening={false}>
+              {/* A black ring under a white one: visible on light and dark pixels alike. */}
               <Circle
                 x={(cursor.x - view.x) / view.scale}
                 y={(cursor.y - view.y) / view.scale}
-                radius={brush.size / 2}
-                stroke={brush.erase ? '#ff7b7b' : '#ffffff'}
-                strokeWidth={1.5 / view.scale}
-                dash={[4 / view.scale, 4 / view.scale]}
+                radius={ringRadius / view.scale}
+                stroke="#000000"
+                strokeWidth={3 / view.scale}
+              />
+              <Circle
+                x={(cursor.x - view.x) / view.scale}
+                y={(cursor.y - view.y) / view.scale}
+                radius={ringRadius / view.scale}
+                stroke={brush.erase ? '#ff9b9b' : '#ffffff'}
+                strokeWidth={1.25 / view.scale}
+                dash={brush.erase ? [4 / view.scale, 3 / view.scale] : []}
               />
             </Layer>
           )}
         </Stage>
       )}
-      {doc && compare === 'split' && (
+      {doc && compare === 'split' && showFrame && (
         <input
           className="split-slider"
           type="range"
           min={0}
           max={1}
           step={0.001}
-          value={split}
+          value={sliderValue}
+          style={{ left: pictureLeft - SLIDER_THUMB / 2, width: sliderSpan + SLIDER_THUMB }}
           aria-label="Before / after split"
           data-testid="split-slider"
-          onChange={(event) => setState({ split: Number(event.target.value) })}
+          onChange={(event) => {
+            const x = pictureLeft + Number(event.target.value) * sliderSpan;
+            const fraction = (x - view.x) / view.scale / Math.max(1, frameWidth);
+            setState({ split: Math.min(1, Math.max(0, fraction)) });
+          }}
         />
+      )}
+      {doc && (loading || !showFrame) && (
+        <div className="canvas-loading" role="status" data-testid="canvas-loading">
+          <span className="spinner" aria-hidden="true" />
+          {!showFrame
+            ? 'Loading the picture…'
+            : pending.length === 1
+              ? `Loading “${pending[0]}”…`
+              : `Loading ${pending.length} layers…`}
+        </div>
+      )}
+      {doc && selected?.hasMask && (
+        <button
+          className={`canvas-mask-toggle ${maskOverlay ? 'active' : ''}`}
+          aria-pressed={maskOverlay}
+          data-testid="mask-overlay"
+          title="Show the mask as a red tint over the hidden parts"
+          onClick={() => setMaskOverlay((on) => !on)}
+        >
+          Mask overlay
+        </button>
       )}
       {doc && showBefore && <div className="canvas-badge">Before</div>}
       {doc && compare === 'split' && !showBefore && (

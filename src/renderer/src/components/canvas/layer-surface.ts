@@ -1,10 +1,16 @@
 /**
  * One layer as drawn on the canvas: its pixels with its mask applied (mask grey → alpha), kept in
- * an offscreen canvas that Konva draws. Mask painting edits the mask canvas in place, so strokes
- * show immediately; the finished mask is sent to the main side as one grey byte per pixel.
+ * an offscreen canvas that Konva draws. The pixels may be a screen-size version of the layer (see
+ * `prepare`); Konva scales the surface to the layer's size. Mask painting edits the mask canvas in
+ * place, so strokes show immediately; the finished mask is sent to the main side as one grey byte
+ * per document pixel.
+ *
+ * Updating is two-phase so the canvas never shows a half-updated document: `prepare` fetches and
+ * decodes what changed without touching the surface, and the returned `apply` swaps it in; the
+ * canvas applies all layers of one document state together and then redraws.
  */
 import type { LayerView } from '../../../../shared/contract/schemas';
-import { loadLayerImage } from '../../hooks/images';
+import { loadImage } from '../../hooks/images';
 
 export interface Brush {
   size: number;
@@ -38,38 +44,70 @@ function greyToAlpha(image: HTMLImageElement): HTMLCanvasElement {
   return canvas;
 }
 
+/** What a surface holds, as keys: revision and size of its pixels and of its mask. */
+function keysFor(layer: LayerView, maxSide: number) {
+  const wanted: { maxSide?: number } = maxSide < Math.max(layer.width, layer.height) ? { maxSide } : {};
+  const size = wanted.maxSide ?? 'full';
+  return {
+    wanted,
+    pixelsKey: `${layer.pixelsRevision}@${size}`,
+    maskKey: layer.hasMask ? `${layer.maskRevision}@${size}` : '',
+  };
+}
+
 export class LayerSurface {
   readonly output: HTMLCanvasElement = document.createElement('canvas');
   private pixels: HTMLImageElement | null = null;
   private mask: HTMLCanvasElement | null = null;
-  private pixelsRevision = -1;
-  private maskRevision = -1;
-  private hasMask = false;
-  private seq = 0;
+  private pixelsKey = '';
+  private maskKey = '';
+  /** The layer's size in document pixels (the surface may hold fewer). */
+  private layerWidth = 0;
   /** Whether the surface has pixels to draw. */
   ready = false;
 
-  /** Brings the surface up to the layer's revisions; resolves true when something changed. */
-  async sync(layer: LayerView): Promise<boolean> {
-    const seq = ++this.seq;
-    const wantPixels = layer.pixelsRevision !== this.pixelsRevision;
-    const wantMask =
-      layer.hasMask !== this.hasMask || (layer.hasMask && layer.maskRevision !== this.maskRevision);
-    if (!wantPixels && !wantMask) return false;
+  /** Surface pixels per layer pixel (1 at full resolution, less for a screen-size version). */
+  get resolution(): number {
+    return this.layerWidth > 0 && this.ready ? this.output.width / this.layerWidth : 1;
+  }
+
+  /**
+   * Fetches what differs from the surface (pixels, mask) for `layer` at most `maxSide` pixels on
+   * its longest side; resolves to a function that puts it in place, or null when nothing changed.
+   */
+  async prepare(docId: string, layer: LayerView, maxSide: number): Promise<(() => void) | null> {
+    const { wanted, pixelsKey, maskKey } = keysFor(layer, maxSide);
+    if (pixelsKey === this.pixelsKey && maskKey === this.maskKey) return null;
     const [pixels, mask] = await Promise.all([
-      wantPixels ? loadLayerImage(layer.id, 'pixels', layer.pixelsRevision) : Promise.resolve(this.pixels),
-      wantMask && layer.hasMask
-        ? loadLayerImage(layer.id, 'mask', layer.maskRevision).then(greyToAlpha)
-        : Promise.resolve(layer.hasMask ? this.mask : null),
+      pixelsKey === this.pixelsKey
+        ? this.pixels
+        : loadImage({ docId, layerId: layer.id, what: 'pixels', revision: layer.pixelsRevision, ...wanted }),
+      !layer.hasMask
+        ? null
+        : maskKey === this.maskKey
+          ? this.mask
+          : loadImage({
+              docId,
+              layerId: layer.id,
+              what: 'mask',
+              revision: layer.maskRevision,
+              ...wanted,
+            }).then(greyToAlpha),
     ]);
-    if (seq !== this.seq) return false;
-    this.pixels = pixels;
-    this.mask = mask;
-    this.pixelsRevision = layer.pixelsRevision;
-    this.maskRevision = layer.maskRevision;
-    this.hasMask = layer.hasMask;
-    this.compose();
-    return true;
+    return () => {
+      this.pixels = pixels;
+      this.mask = mask;
+      this.pixelsKey = pixelsKey;
+      this.maskKey = maskKey;
+      this.layerWidth = layer.width;
+      this.compose();
+    };
+  }
+
+  /** Whether the surface already shows `layer` at this size (nothing to fetch). */
+  isCurrent(layer: LayerView, maxSide: number): boolean {
+    const { pixelsKey, maskKey } = keysFor(layer, maxSide);
+    return pixelsKey === this.pixelsKey && maskKey === this.maskKey;
   }
 
   compose(): void {
@@ -92,6 +130,11 @@ export class LayerSurface {
     this.ready = true;
   }
 
+  /** The mask as the canvas shows it (white, alpha = mask), or null when the layer has none. */
+  get maskCanvas(): HTMLCanvasElement | null {
+    return this.mask;
+  }
+
   /** Starts painting: a layer without a mask gets an empty one (the edit hidden until painted in). */
   beginMaskEdit(): void {
     if (this.mask || !this.pixels) return;
@@ -107,7 +150,10 @@ export class LayerSurface {
     const mask = this.mask;
     if (!mask) return;
     const context = context2d(mask);
-    const radius = Math.max(0.5, brush.size / 2);
+    // Layer pixels → mask pixels (the mask may be a screen-size version).
+    const k = this.resolution;
+    [x0, y0, x1, y1] = [x0 * k, y0 * k, x1 * k, y1 * k];
+    const radius = Math.max(0.5, (brush.size / 2) * k);
     const inner = radius * Math.min(0.99, Math.max(0, brush.hardness));
     const distance = Math.hypot(x1 - x0, y1 - y0);
     const spacing = Math.max(1, radius * 0.2);
@@ -129,10 +175,22 @@ export class LayerSurface {
     this.compose();
   }
 
-  /** The mask as one grey byte per pixel (255 = the edit shows). */
-  maskBytes(): { width: number; height: number; data: Uint8Array } | null {
-    const mask = this.mask;
+  /**
+   * The mask as one grey byte per layer pixel (255 = the edit shows); a screen-size mask is scaled
+   * up to the layer's size.
+   */
+  maskBytes(width: number, height: number): { width: number; height: number; data: Uint8Array } | null {
+    let mask = this.mask;
     if (!mask) return null;
+    if (mask.width !== width || mask.height !== height) {
+      const full = document.createElement('canvas');
+      full.width = width;
+      full.height = height;
+      const context = context2d(full);
+      context.imageSmoothingQuality = 'high';
+      context.drawImage(mask, 0, 0, width, height);
+      mask = full;
+    }
     const pixels = context2d(mask).getImageData(0, 0, mask.width, mask.height).data;
     const data = new Uint8Array(mask.width * mask.height);
     for (let i = 0; i < data.length; i++) data[i] = pixels[i * 4 + 3] ?? 0;

@@ -18,9 +18,18 @@ export function useViewport(
   content: { width: number; height: number } | null,
 ) {
   const [view, setView] = useState<Viewport>({ scale: 1, x: 0, y: 0 });
+  const contentKey = content ? `${content.width}x${content.height}` : '';
+  const contentKeyRef = useRef(contentKey);
+  contentKeyRef.current = contentKey;
+  /** The picture size the view was last set for: until a new picture is fitted, the view is the old one's. */
+  const [viewFor, setViewFor] = useState('');
+  /** In "fit" mode (after fitting, until the user zooms or pans) the picture re-fits on resizes. */
+  const fitted = useRef(false);
 
   const apply = useCallback((next: Viewport) => {
+    fitted.current = false;
     setView(next);
+    setViewFor(contentKeyRef.current);
     setState({ zoom: next.scale });
   }, []);
 
@@ -40,10 +49,12 @@ export function useViewport(
     if (!content || size.width === 0) return;
     const scale = clamp(Math.min((size.width - 48) / content.width, (size.height - 48) / content.height));
     apply(centered(scale));
+    fitted.current = true;
   }, [apply, centered, content, size.width, size.height]);
 
   const zoomAt = useCallback(
     (factor: number, anchor?: { x: number; y: number }) => {
+      fitted.current = false;
       setView((current) => {
         const point = anchor ?? { x: size.width / 2, y: size.height / 2 };
         const scale = clamp(current.scale * factor);
@@ -70,11 +81,13 @@ export function useViewport(
   // Fit when a new picture (size) arrives or the window first gets a size.
   const fitRef = useRef(fit);
   fitRef.current = fit;
-  const contentKey = content ? `${content.width}x${content.height}` : '';
   const hasSize = size.width > 0;
   useEffect(() => {
     if (contentKey && hasSize) fitRef.current();
   }, [contentKey, hasSize]);
+  useEffect(() => {
+    if (fitted.current) fitRef.current();
+  }, [size.width, size.height]);
 
-  return { view, setView: apply, zoomAt, fit };
+  return { view, setView: apply, zoomAt, fit, settled: viewFor === contentKey && contentKey !== '' };
 }
