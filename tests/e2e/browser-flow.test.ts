@@ -43,7 +43,8 @@ describe.skipIf(!hasChromium)('browser mode end to end', () => {
 
   beforeAll(async () => {
     rendererDir = await buildRenderer();
-    model = await makeModelFolder(60);
+    // The random model: its steps are slow enough for the cancel and crash tests to catch an edit running.
+    model = await makeModelFolder(60, 'random');
     if (model.reason) console.warn(model.reason);
     app = await startApp({ rendererDir, engine: model.engine });
     api = apiClient(app);

@@ -6,7 +6,7 @@
  * same view (mean absolute difference ≤ 2 levels). Every step is recorded (test-output/e2e/
  * screen-truth.json) and checked at the end, so one wrong step does not hide the others.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
@@ -66,13 +66,17 @@ describe.skipIf(!hasChromium)('screen truth: the canvas shows the document', () 
   let api: AppClient;
   const steps: { step: string; diff: number; pixels: number; view: ScreenComparison['view'] }[] = [];
 
+  let rendererDir: string;
+
   beforeAll(async () => {
-    const rendererDir = await buildRenderer();
-    model = await makeModelFolder(20);
+    rendererDir = await buildRenderer();
+    model = await makeModelFolder(20, 'random');
     if (model.reason) console.warn(model.reason);
     app = await startApp({ rendererDir, engine: model.engine, model: model.dir, autosaveSeconds: 1 });
     api = apiClient(app);
     ({ context, page } = await launchBrowser());
+    // Reloading with unsaved work asks first (beforeunload): leave.
+    page.on('dialog', (dialog) => void dialog.accept());
   }, 180_000);
 
   afterAll(async () => {
@@ -201,14 +205,38 @@ describe.skipIf(!hasChromium)('screen truth: the canvas shows the document', () 
     await expect.poll(() => layerRows().count()).toBe(2);
     await check('delete');
 
-    // A second picture replaces the first (whose unsaved work is autosaved on the way out).
+    // A second picture replaces the first: the unsaved-work question is answered "Don't save".
     const second = await makeSecondPicture();
     const secondChooser = page.waitForEvent('filechooser');
     await page.getByTestId('open').click();
     await (await secondChooser).setFiles(second);
+    await page.getByTestId('unsaved-discard').click();
     await expect.poll(() => layerRows().count()).toBe(1);
     await check('open-second-picture');
 
+    await send('make it red');
+    await waitDone(1);
+    await expect.poll(() => layerRows().count()).toBe(2);
+    await check('edit-second-picture');
+
+    // A crash with unsaved work: the server is killed once the work is autosaved, a new one starts
+    // on the same settings folder, and its banner restores the work.
+    const recoveryDir = join(app.configDir, 'recovery');
+    await expect
+      .poll(() => (existsSync(recoveryDir) ? readdirSync(recoveryDir).length : 0), { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the autosave after the last change
+    app.process.kill('SIGKILL');
+    api.close();
+    app = await startApp({
+      rendererDir,
+      engine: model.engine,
+      model: model.dir,
+      autosaveSeconds: 1,
+      configDir: app.configDir,
+    });
+    api = apiClient(app);
+    await page.goto(app.url);
     const banner = page.getByTestId('recovery-banner');
     await banner.waitFor({ timeout: 30_000 });
     await banner.getByTestId('recovery-restore').click();

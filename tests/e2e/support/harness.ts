@@ -65,14 +65,22 @@ export interface ModelFolder {
   reason: string | null;
 }
 
-/** The tiny ONNX model when the ONNX pipeline loads here; the fake engine's folder otherwise. */
-export async function makeModelFolder(stepDelayMs: number): Promise<ModelFolder> {
+/**
+ * The tiny ONNX model when the ONNX pipeline loads here; the fake engine's folder otherwise.
+ * `demo` (default): edits tint the picture towards the instruction's colour word, so screenshots can be
+ * judged by eye. `random`: edits paint noise, so any two results differ by tens of levels, which is
+ * what the screen-truth test needs to tell a stale picture from the right one.
+ */
+export async function makeModelFolder(
+  stepDelayMs: number,
+  kind: 'demo' | 'random' = 'demo',
+): Promise<ModelFolder> {
   const dir = join(tempDir('e2e-model-'), 'tiny-ip2p');
   mkdirSync(dir, { recursive: true });
   try {
     await import('../../../src/main/engine/pipeline');
     const { makeTinyModel } = await import('../../../src/main/engine/tiny-model/tiny-model');
-    await makeTinyModel(dir, { flavor: 'optimum' });
+    await makeTinyModel(dir, { flavor: 'optimum', kind });
     return { dir, engine: 'onnx', reason: null };
   } catch (error) {
     writeFileSync(join(dir, 'fake-engine.json'), JSON.stringify({ stepDelayMs }));
