@@ -26,6 +26,12 @@ export const LIMITS = {
   maxSteps: 150,
   maxGuidance: 50,
   maxSeed: 0xffffffff,
+  /** Browser mode: a text frame, or a binary frame's JSON header. */
+  wireJsonBytes: 4 * 1024 * 1024,
+  /** Browser mode: one frame, header and bytes (the largest upload plus its header). */
+  wireFrameBytes: 512 * 1024 * 1024 + 4 * 1024 * 1024,
+  /** Browser mode: arrays and objects nested in one message. */
+  wireDepth: 64,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
