@@ -36,6 +36,7 @@ import {
   deleteRecovery,
   findRecoveries,
   findRecovery,
+  isRecoveryFile,
   type RecoveryInfo,
 } from '../document/recovery';
 import { CANCELLED_FAILURE, DocumentSession } from '../document/session';
@@ -343,6 +344,8 @@ class SessionDocumentService implements DocumentService {
   async restoreRecovery(id: string): Promise<DocumentView> {
     const info = this.listedRecoveries.get(id);
     if (!info) throw new ContractError('not-found', 'That autosave is no longer offered; list them again');
+    if (!(await isRecoveryFile(info.recoveryPath)))
+      throw new ContractError('not-found', 'That autosave is no longer there; list them again');
     const loaded = await loadProject(info.recoveryPath);
     const next = new DocumentSession(loaded.doc, loaded.store, {
       engine: this.engine,

@@ -24,6 +24,7 @@ import {
 } from '../../shared/document/schema';
 import { referencedPixels, type DocumentRecord, type PixelRef } from '../../shared/document/records';
 import { writeFileAtomic } from '../util/atomic-write';
+import { ioReason } from '../util/io-errors';
 import { ProjectFileError, type ProjectFileErrorCode } from './errors';
 import { PixelStore, sha256Hex, type PixelStoreOptions } from './pixel-store';
 import {
@@ -178,27 +179,6 @@ export async function encodeProject(
   return concatZip(layout);
 }
 
-const IO_REASONS: Record<string, string> = {
-  ENOENT: 'the folder does not exist',
-  ENOTDIR: 'a part of the path is not a folder',
-  EACCES: 'permission denied',
-  EPERM: 'the operation is not permitted (is the file open elsewhere or read-only?)',
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is exhausted',
-  EROFS: 'the disk is read-only',
-  EISDIR: 'it is a folder',
-  EBUSY: 'the file is in use',
-  EMFILE: 'too many files are open',
-  EIO: 'an input/output error occurred',
-};
-
-function ioReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  const reason = code !== undefined ? IO_REASONS[code] : undefined;
-  const message = error instanceof Error ? error.message : String(error);
-  return reason ? `${reason} (${code})` : message;
-}
-
 /**
  * Writes the project to `path` atomically: either the previous file stays as it was (on any
  * failure, with the temp file removed) or the new one replaces it whole. Temp files that killed
@@ -214,7 +194,11 @@ export async function saveProject(
 ): Promise<SavedProject> {
   const { manifest, layout } = await buildProject(doc, store, options);
   try {
-    await writeFileAtomic(path, layout.chunks, { removeStaleTemps: true });
+    // Recovery files hold the user's pictures: readable by the user only.
+    await writeFileAtomic(path, layout.chunks, {
+      removeStaleTemps: true,
+      ...(options.recovery ? { mode: 0o600 } : {}),
+    });
   } catch (error) {
     throw new ProjectFileError('io', `Could not save the project to ${path}: ${ioReason(error)}`, {
       cause: error,
