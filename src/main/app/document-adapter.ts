@@ -6,6 +6,7 @@
 import { basename, extname } from 'node:path';
 import sharp from 'sharp';
 import { ContractError } from '../../shared/contract/errors';
+import { LIMITS } from '../../shared/contract/limits';
 import type {
   DocumentView,
   LayerView,
@@ -281,6 +282,12 @@ class SessionDocumentService implements DocumentService {
   ): Promise<{ jobId: string; messageId: string }> {
     const session = this.need();
     if (rerunOf !== undefined) this.layer(session, rerunOf);
+    else if (session.doc.order.length >= LIMITS.layers) {
+      throw new ContractError(
+        'conflict',
+        `A picture holds at most ${LIMITS.layers} edit layers: delete some, or re-run one of them`,
+      );
+    }
     try {
       const { jobId, layerId } = session.enqueue(settings, rerunOf !== undefined ? { rerunOf } : {});
       return { jobId, messageId: layerId };

@@ -433,7 +433,18 @@ export async function loadProject(
           `${label}: ${p.file} is ${p.width}×${p.height}, over the ${limits.maxImagePixels.toLocaleString('en-US')}-pixel limit`,
         );
       }
-      total += (entries.get(p.file) as ZipEntry).size;
+      // A PNG is never much larger than its raw pixels (plus a filter byte per row, zlib's and the
+      // chunks' framing): a bigger entry is refused here, before anything is inflated.
+      const rawBytes = p.width * p.height * (p.kind === 'rgb' ? 3 : 1) + p.height;
+      const pngLimit = Math.ceil(rawBytes * 1.02) + 1024 * 1024;
+      const entrySize = (entries.get(p.file) as ZipEntry).size;
+      if (entrySize > pngLimit || p.bytes > pngLimit) {
+        throw new ProjectFileError(
+          'corrupt',
+          `${label} is damaged: ${p.file} is ${formatBytes(Math.max(entrySize, p.bytes))} for a ${p.width}×${p.height} image (at most ${formatBytes(pngLimit)})`,
+        );
+      }
+      total += entrySize;
     }
     if (total > limits.maxTotalBytes) {
       throw new ProjectFileError(
@@ -466,6 +477,17 @@ export async function loadProject(
         );
       }
       store.addPng(ref, { kind: p.kind, width: p.width, height: p.height }, png);
+    }
+    // The pixels themselves, against the hash that names them: a PNG swapped for another one (with
+    // a manifest rewritten to match its file checksum) is refused now, not at some later export.
+    for (const [ref] of listed) {
+      try {
+        await store.verify(ref);
+      } catch (error) {
+        if (error instanceof ProjectFileError)
+          throw new ProjectFileError(error.code, `${label} is damaged: ${error.message}`, { cause: error });
+        throw error;
+      }
     }
     return {
       doc: manifestToDocument(manifest.document),

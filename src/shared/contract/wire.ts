@@ -10,7 +10,7 @@
  * anything else looks at the message; segments come back as views into the frame (no copy).
  * Works in browsers and in Node (no Buffer): the renderer and the server share it.
  */
-import { LIMITS } from './schemas';
+import { LIMITS } from './limits';
 
 const BYTES_KEY = '$bytes';
 const MAGIC = [0x49, 0x45, 0x57, 0x31]; // "IEW1"

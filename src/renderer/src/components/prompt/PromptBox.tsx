@@ -1,5 +1,6 @@
 /** The input box at the bottom of the history: the next instruction, sent with Ctrl/Cmd+Enter. */
 import { useEffect, useRef } from 'react';
+import { LIMITS } from '../../../../shared/contract/limits';
 import { sendInstruction, stopRerun } from '../../state/actions';
 import { setState, useAppState } from '../../state/store';
 import { Icon } from '../common/Icon';
@@ -57,7 +58,7 @@ export function PromptBox() {
           disabled={!hasDoc}
           placeholder={hasDoc ? 'Describe the edit, e.g. "make it red"' : 'Open a picture first'}
           value={instruction}
-          maxLength={1000}
+          maxLength={LIMITS.instructionChars}
           onChange={(event) =>
             setState((state) => ({ draft: { ...state.draft, instruction: event.target.value } }))
           }
