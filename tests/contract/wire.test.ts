@@ -1,6 +1,12 @@
 /** The WebSocket wire format: bytes travel as binary segments, and hostile frames are refused before any work. */
-import { describe, expect, it } from 'vitest';
-import { decodeWire, encodeWire, encodeWireParts, WIRE_LIMITS } from '../../src/shared/contract/wire';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  decodeWire,
+  encodeWire,
+  encodeWireParts,
+  scanJson,
+  WIRE_LIMITS,
+} from '../../src/shared/contract/wire';
 
 function pattern(length: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(length);
@@ -92,5 +98,38 @@ describe('wire format', () => {
     expect((decoded as { reason: string }).reason).toContain(`more than ${WIRE_LIMITS.depth} levels`);
     const nested = { a: [[[[{ b: 1 }]]]] };
     expect(decodeWire(JSON.stringify(nested))).toEqual({ ok: true, message: nested });
+  });
+
+  it('refuses deep nesting from a scan, without parsing, in text frames and binary headers', () => {
+    const depth = 100_000;
+    const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const text = decodeWire(`{"type":"call","payload":${nested},"id":12}`);
+      expect(text).toMatchObject({ ok: false, kind: 'refused', id: 12 });
+      const frame = encodeWire({
+        type: 'call',
+        id: 13,
+        payload: { bytes: new Uint8Array([1]), deep: 0 },
+      }) as Uint8Array;
+      // Put the deep value into the header in place of the 0.
+      const headerLength = new DataView(frame.buffer).getUint32(4, true);
+      const header = new TextDecoder()
+        .decode(frame.subarray(8, 8 + headerLength))
+        .replace('"deep":0', `"deep":${nested}`);
+      const headerBytes = new TextEncoder().encode(header);
+      const rebuilt = new Uint8Array(8 + headerBytes.length + 1);
+      rebuilt.set(frame.subarray(0, 4));
+      new DataView(rebuilt.buffer).setUint32(4, headerBytes.length, true);
+      rebuilt.set(headerBytes, 8);
+      rebuilt[rebuilt.length - 1] = 1;
+      expect(decodeWire(rebuilt)).toMatchObject({ ok: false, kind: 'refused', id: 13 });
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+    // Strings with brackets and escaped quotes do not count as nesting.
+    expect(scanJson('{"id":5,"a":"[[[[\\"[[[[","b":[[1]]}', 3)).toEqual({ tooDeep: false, id: 5 });
+    expect(scanJson('{"a":{"id":7},"id":8}', 64)).toEqual({ tooDeep: false, id: 8 });
   });
 });

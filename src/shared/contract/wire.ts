@@ -124,6 +124,52 @@ function resolvePlaceholders(root: unknown, segments: Uint8Array[], maxDepth: nu
   return null;
 }
 
+const ID_VALUE = /\s*:\s*(-?\d+)(?![\d.eE])/y;
+
+/**
+ * One pass over JSON text, before it is parsed: how deep arrays and objects nest, and the "id" key's
+ * number at `idDepth` (1: the top level) when there is one. Parsing a million-deep frame takes seconds of the event loop; this scan
+ * takes milliseconds and lets such a frame be refused (with its call id) without parsing it.
+ */
+export function scanJson(
+  text: string,
+  maxDepth: number,
+  idDepth = 1,
+): { tooDeep: boolean; id: number | null } {
+  let depth = 0;
+  let tooDeep = false;
+  let id: number | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const start = i + 1;
+      for (i = start; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+      if (depth === idDepth && id === null && i - start === 2 && text.startsWith('id', start)) {
+        ID_VALUE.lastIndex = i + 1;
+        const match = ID_VALUE.exec(text);
+        const value = match ? Number(match[1]) : NaN;
+        if (Number.isSafeInteger(value)) id = value;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) tooDeep = true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return { tooDeep, id };
+}
+
+function tooDeep(text: string, limits: WireLimits, idDepth: number): DecodedWire | null {
+  const scan = scanJson(text, limits.depth, idDepth);
+  return scan.tooDeep
+    ? { ok: false, kind: 'refused', reason: `nested more than ${limits.depth} levels deep`, id: scan.id }
+    : null;
+}
+
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
@@ -151,6 +197,8 @@ export function decodeWire(frame: string | Uint8Array, limits: WireLimits = WIRE
         reason: `text frame over ${limits.jsonBytes} bytes`,
         tooLarge: true,
       };
+    const deep = tooDeep(frame, limits, 1);
+    if (deep) return deep;
     const parsed = parseJson(frame);
     if (!parsed.ok) return { ok: false, kind: 'unreadable', reason: 'not JSON' };
     return decodeParsed(parsed.value, [], limits);
@@ -168,6 +216,9 @@ export function decodeWire(frame: string | Uint8Array, limits: WireLimits = WIRE
   } catch {
     return { ok: false, kind: 'unreadable', reason: 'header is not UTF-8' };
   }
+  // The call's id sits inside the header's "message", one level down.
+  const deep = tooDeep(headerText, limits, 2);
+  if (deep) return deep;
   const parsed = parseJson(headerText);
   if (!parsed.ok || !parsed.value || typeof parsed.value !== 'object')
     return { ok: false, kind: 'unreadable', reason: 'header is not JSON' };
