@@ -23,9 +23,15 @@ export interface TestCore extends AppCore {
 }
 
 export function testCore(
-  options: { mode?: 'electron' | 'browser'; dialogs?: Dialogs | null; allowDirs?: string[] } = {},
+  options: {
+    mode?: 'electron' | 'browser';
+    dialogs?: Dialogs | null;
+    allowDirs?: string[];
+    /** Reuse a config folder (a restart of the app). */
+    configDir?: string;
+  } = {},
 ): TestCore {
-  const configDir = tempDir('config-');
+  const configDir = options.configDir ?? tempDir('config-');
   mkdirSync(configDir, { recursive: true });
   const documents = fakeDocuments();
   const core = createAppCore({

@@ -19,6 +19,7 @@ import {
 } from '../../src/main/document/import';
 import { ImageDecodeError as EngineImageDecodeError } from '../../src/main/engine/image-io';
 import type { RgbImage } from '../../src/shared/engine-types';
+import { LIMITS } from '../../src/shared/contract/limits';
 
 let dir: string;
 beforeAll(() => {
@@ -201,21 +202,20 @@ describe('importImage', () => {
     expect(Array.from(fromRgba.image.data.subarray(6, 9))).toEqual([10, 20, 30]);
   });
 
-  it('adds a notice when a side is over the PSD limit (export will write PSB)', async () => {
-    const wide = PSD_MAX_SIDE + 1;
+  it('refuses a side over the contract’s limit (so a PSD side limit is never reached)', async () => {
+    expect(LIMITS.imageSide).toBeLessThan(PSD_MAX_SIDE);
+    const wide = LIMITS.imageSide + 1;
     const png = await sharp({
       create: { width: wide, height: 2, channels: 3, background: { r: 9, g: 8, b: 7 } },
     })
       .png()
       .toBuffer();
-    const { image, notices } = await importImage(new Uint8Array(png), { name: 'panorama.png' });
-    expect([image.width, image.height]).toEqual([wide, 2]);
-    expect(notices).toEqual([
-      `${wide}×2 is over PSD's 30000-pixel side limit; PSD export writes a PSB (large document) file`,
-    ]);
-    // At the limit: no notice.
+    await expect(importImage(new Uint8Array(png), { name: 'panorama.png' })).rejects.toThrow(
+      `panorama.png is ${wide}×2, over the 16,384-pixel side limit`,
+    );
+    // At the limit: opens, no notice.
     const atLimit = await sharp({
-      create: { width: PSD_MAX_SIDE, height: 1, channels: 3, background: { r: 1, g: 2, b: 3 } },
+      create: { width: LIMITS.imageSide, height: 1, channels: 3, background: { r: 1, g: 2, b: 3 } },
     })
       .png()
       .toBuffer();

@@ -281,7 +281,7 @@ describe('seeds, cancel and caches', () => {
     await expect(
       pipeline.edit(gradient(64, 64), { ...base, instruction: ' ', steps: 0, textGuidance: Number.NaN }),
     ).rejects.toThrow(
-      /the instruction is empty; steps must be a whole number from 1 to 500, got 0; text guidance/,
+      /the instruction is empty; steps must be a whole number from 1 to 150, got 0; text guidance/,
     );
   });
 

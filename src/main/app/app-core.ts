@@ -56,7 +56,8 @@ export function createAppCore(options: AppCoreOptions): AppCore {
   const modelsDir = options.modelsDir ?? join(options.configDir, 'models');
   policy.grantDir(modelsDir, 'model');
   for (const entry of settings.get().models) policy.grantDir(entry.dir, 'model');
-  for (const path of settings.recentFiles()) policy.grantFile(path, 'read', 'write');
+  // Recent files may be opened again; writing one needs a save dialog or a folder granted for writing.
+  for (const path of settings.recentFiles()) policy.grantFile(path, 'read');
   for (const dir of options.allowDirs ?? []) policy.grantDir(dir, 'read', 'write', 'model');
 
   const engine = new EngineHost({

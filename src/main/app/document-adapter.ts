@@ -6,6 +6,7 @@
 import { basename, extname } from 'node:path';
 import sharp from '../native/sharp';
 import { ContractError } from '../../shared/contract/errors';
+import { LIMITS } from '../../shared/contract/limits';
 import type {
   DocumentView,
   LayerView,
@@ -37,6 +38,7 @@ import {
   deleteRecovery,
   findRecoveries,
   findRecovery,
+  isRecoveryFile,
   type RecoveryInfo,
 } from '../document/recovery';
 import { CANCELLED_FAILURE, DocumentSession } from '../document/session';
@@ -283,6 +285,12 @@ class SessionDocumentService implements DocumentService {
   ): Promise<{ jobId: string; messageId: string }> {
     const session = this.need();
     if (rerunOf !== undefined) this.layer(session, rerunOf);
+    else if (session.doc.order.length >= LIMITS.layers) {
+      throw new ContractError(
+        'conflict',
+        `A picture holds at most ${LIMITS.layers} edit layers: delete some, or re-run one of them`,
+      );
+    }
     try {
       const { jobId, layerId } = session.enqueue(settings, rerunOf !== undefined ? { rerunOf } : {});
       return { jobId, messageId: layerId };
@@ -370,6 +378,8 @@ class SessionDocumentService implements DocumentService {
   async restoreRecovery(id: string): Promise<DocumentView> {
     const info = this.listedRecoveries.get(id);
     if (!info) throw new ContractError('not-found', 'That autosave is no longer offered; list them again');
+    if (!(await isRecoveryFile(info.recoveryPath)))
+      throw new ContractError('not-found', 'That autosave is no longer there; list them again');
     const loaded = await loadProject(info.recoveryPath);
     const next = new DocumentSession(loaded.doc, loaded.store, {
       engine: this.engine,

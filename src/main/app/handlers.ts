@@ -10,6 +10,7 @@ import { ContractError } from '../../shared/contract/errors';
 import { LIMITS, type AppSettings, type EditSettingsInput } from '../../shared/contract/schemas';
 import type { EditSettings } from '../../shared/engine-types';
 import { writeFileAtomic } from '../util/atomic-write';
+import { ioReason } from '../util/io-errors';
 import { PROJECT_EXTENSION, type Dialogs } from './dialogs';
 import type { Handlers } from './dispatcher';
 import type { DocumentService } from './document-service';
@@ -91,6 +92,27 @@ function requireModel(ctx: HandlerContext): void {
   }
 }
 
+/**
+ * Writes a file the user chose, atomically: a folder is refused (the target is a file inside it),
+ * temp files that killed saves of the same path left are removed first, the file keeps its
+ * permissions, and errno failures become the documented messages ("the disk is full (ENOSPC)").
+ */
+async function writeChosenFile(path: string, bytes: Uint8Array, what: string): Promise<void> {
+  let isFolder = false;
+  try {
+    isFolder = (await stat(path)).isDirectory();
+  } catch {
+    /* a new file */
+  }
+  if (isFolder)
+    throw new ContractError('bad-request', `${path.slice(0, 300)} is a folder: name a file inside it`);
+  try {
+    await writeFileAtomic(path, bytes, { removeStaleTemps: true });
+  } catch (error) {
+    throw new ContractError('failed', `Could not save ${what} to ${path.slice(0, 300)}: ${ioReason(error)}`);
+  }
+}
+
 export function createHandlers(ctx: HandlerContext): Handlers {
   const tokenCounter = new TokenCounter(() => {
     const model = ctx.models.status();
@@ -98,10 +120,11 @@ export function createHandlers(ctx: HandlerContext): Handlers {
   });
   const openPath = async (path: string) => {
     const bytes = await readChosenFile(ctx, path);
-    const view = await requireDocuments(ctx).open(bytes, basename(path), path);
-    ctx.policy.grantFile(path, 'write');
-    ctx.settings.addRecent(path);
-    ctx.onRecent?.(path);
+    const canonical = ctx.policy.check(path, 'read');
+    const view = await requireDocuments(ctx).open(bytes, basename(path), canonical);
+    // Opening grants nothing more: writing back needs a save dialog or a folder granted for writing.
+    ctx.settings.addRecent(canonical);
+    ctx.onRecent?.(canonical);
     return view;
   };
 
@@ -109,7 +132,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     const documents = requireOpenDocument(ctx);
     const checked = ctx.policy.check(path, 'write');
     const { bytes } = await documents.projectBytes();
-    await writeFileAtomic(checked, bytes);
+    await writeChosenFile(checked, bytes, 'the project');
     documents.markSaved(checked);
     ctx.settings.addRecent(checked);
     ctx.onRecent?.(checked);
@@ -213,7 +236,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'export.toPath': async ({ format, path }) => {
       const checked = ctx.policy.check(path, 'write');
       const { bytes } = await requireOpenDocument(ctx).exportBytes(format);
-      await writeFileAtomic(checked, bytes);
+      await writeChosenFile(checked, bytes, `the ${format.toUpperCase()} export`);
       return { path: checked };
     },
     'export.dialog': async ({ format }) => {
@@ -222,7 +245,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const path = await requireDialogs(ctx).saveExport(format, name);
       if (!path) return { path: null };
       ctx.policy.grantFile(path, 'write');
-      await writeFileAtomic(path, bytes);
+      await writeChosenFile(path, bytes, `the ${format.toUpperCase()} export`);
       return { path };
     },
     'export.bytes': async ({ format }) => {

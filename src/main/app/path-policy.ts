@@ -35,7 +35,8 @@ export class PathPolicy {
     const key = canonical(path);
     if (this.files.get(key)?.has(purpose)) return true;
     for (const [dir, purposes] of this.dirs) {
-      if (purposes.has(purpose) && isInside(dir, key)) return true;
+      // A write target is a file inside a granted folder, never the folder itself.
+      if (purposes.has(purpose) && isInside(dir, key) && !(purpose === 'write' && key === dir)) return true;
     }
     return false;
   }

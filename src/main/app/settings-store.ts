@@ -3,13 +3,23 @@
  * userData, or ~/.config/instruct-edit in browser mode). Unreadable or invalid files fall back to
  * the defaults instead of stopping the app.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_EDIT_SETTINGS } from '../../shared/engine-types';
 import { appSettingsSchema, type AppSettings } from '../../shared/contract/schemas';
 import { writeFileAtomic } from '../util/atomic-write';
+
+/** One spelling per file: no `//`, `/./` or `..`, links resolved where the file exists. */
+function canonicalRecent(path: string): string {
+  const absolute = resolve(path);
+  try {
+    return realpathSync.native(absolute);
+  } catch {
+    return absolute;
+  }
+}
 
 export const MAX_RECENT = 10;
 
@@ -39,7 +49,8 @@ export class SettingsStore {
 
   constructor(private readonly dir: string) {
     this.settings = readJson(join(dir, 'settings.json'), appSettingsSchema, defaultSettings());
-    this.recent = readJson(join(dir, 'recent.json'), z.array(z.string()).max(100), []).slice(0, MAX_RECENT);
+    const stored = readJson(join(dir, 'recent.json'), z.array(z.string()).max(100), []);
+    this.recent = [...new Set(stored.filter(isAbsolute).map(canonicalRecent))].slice(0, MAX_RECENT);
   }
 
   get(): AppSettings {
@@ -59,7 +70,8 @@ export class SettingsStore {
   }
 
   addRecent(path: string): string[] {
-    this.recent = [path, ...this.recent.filter((entry) => entry !== path)].slice(0, MAX_RECENT);
+    const canonical = canonicalRecent(path);
+    this.recent = [canonical, ...this.recent.filter((entry) => entry !== canonical)].slice(0, MAX_RECENT);
     this.persist('recent.json', this.recent);
     return this.recentFiles();
   }

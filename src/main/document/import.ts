@@ -5,13 +5,14 @@
  * kept with the base image, and a notice when the size is past what PSD (not PSB) can hold.
  */
 import { basename } from 'node:path';
+import { LIMITS } from '../../shared/contract/schemas';
 import type { RgbImage } from '../../shared/engine-types';
-import { DEFAULT_MAX_PIXELS, decodeImage, ImageDecodeError } from '../engine/image-io';
+import { decodeImage, ImageDecodeError } from '../engine/image-io';
 
 export { ImageDecodeError };
 
 /** Documents refuse images with more pixels than this unless told otherwise (100 MP). */
-export const DOCUMENT_MAX_PIXELS = DEFAULT_MAX_PIXELS;
+export const DOCUMENT_MAX_PIXELS = LIMITS.documentPixels;
 
 /** The PSD format's side limit (larger needs PSB, which export writes instead). */
 export const PSD_MAX_SIDE = 30_000;
@@ -39,6 +40,8 @@ export async function importImage(
     typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const decoded = await decodeImage(source, {
     maxPixels,
+    // The contract's side limit: every call on the document (masks, layers) must be able to name it.
+    maxSide: LIMITS.imageSide,
     ...(options.name !== undefined ? { name: options.name } : {}),
   });
   const notices = [...decoded.notices];

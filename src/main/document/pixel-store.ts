@@ -109,6 +109,16 @@ export class PixelStore {
     this.entries.set(ref, { ...info, raw: null, png, encoding: null, lastUsed: 0 });
   }
 
+  /**
+   * Decodes a PNG-only entry and checks that its pixels hash to its ref, without keeping them (the
+   * project loader checks every image this way, so a tampered file is refused when it opens).
+   */
+  async verify(ref: PixelRef): Promise<void> {
+    const e = this.entries.get(ref);
+    if (!e) throw new ProjectFileError('missing-pixels', `No pixels stored under ${ref.slice(0, 12)}…`);
+    if (!e.raw) await this.decode(ref, e);
+  }
+
   /** The raw pixels (shared, do not modify). Decodes and verifies a PNG-only entry. */
   async get(ref: PixelRef): Promise<{ kind: PixelKind; width: number; height: number; data: Uint8Array }> {
     const e = this.entries.get(ref);

@@ -24,6 +24,7 @@ import {
 } from '../../shared/document/schema';
 import { referencedPixels, type DocumentRecord, type PixelRef } from '../../shared/document/records';
 import { writeFileAtomic } from '../util/atomic-write';
+import { ioReason } from '../util/io-errors';
 import { ProjectFileError, type ProjectFileErrorCode } from './errors';
 import { PixelStore, sha256Hex, type PixelStoreOptions } from './pixel-store';
 import {
@@ -178,27 +179,6 @@ export async function encodeProject(
   return concatZip(layout);
 }
 
-const IO_REASONS: Record<string, string> = {
-  ENOENT: 'the folder does not exist',
-  ENOTDIR: 'a part of the path is not a folder',
-  EACCES: 'permission denied',
-  EPERM: 'the operation is not permitted (is the file open elsewhere or read-only?)',
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is exhausted',
-  EROFS: 'the disk is read-only',
-  EISDIR: 'it is a folder',
-  EBUSY: 'the file is in use',
-  EMFILE: 'too many files are open',
-  EIO: 'an input/output error occurred',
-};
-
-function ioReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  const reason = code !== undefined ? IO_REASONS[code] : undefined;
-  const message = error instanceof Error ? error.message : String(error);
-  return reason ? `${reason} (${code})` : message;
-}
-
 /**
  * Writes the project to `path` atomically: either the previous file stays as it was (on any
  * failure, with the temp file removed) or the new one replaces it whole. Temp files that killed
@@ -214,7 +194,11 @@ export async function saveProject(
 ): Promise<SavedProject> {
   const { manifest, layout } = await buildProject(doc, store, options);
   try {
-    await writeFileAtomic(path, layout.chunks, { removeStaleTemps: true });
+    // Recovery files hold the user's pictures: readable by the user only.
+    await writeFileAtomic(path, layout.chunks, {
+      removeStaleTemps: true,
+      ...(options.recovery ? { mode: 0o600 } : {}),
+    });
   } catch (error) {
     throw new ProjectFileError('io', `Could not save the project to ${path}: ${ioReason(error)}`, {
       cause: error,
@@ -449,7 +433,18 @@ export async function loadProject(
           `${label}: ${p.file} is ${p.width}×${p.height}, over the ${limits.maxImagePixels.toLocaleString('en-US')}-pixel limit`,
         );
       }
-      total += (entries.get(p.file) as ZipEntry).size;
+      // A PNG is never much larger than its raw pixels (plus a filter byte per row, zlib's and the
+      // chunks' framing): a bigger entry is refused here, before anything is inflated.
+      const rawBytes = p.width * p.height * (p.kind === 'rgb' ? 3 : 1) + p.height;
+      const pngLimit = Math.ceil(rawBytes * 1.02) + 1024 * 1024;
+      const entrySize = (entries.get(p.file) as ZipEntry).size;
+      if (entrySize > pngLimit || p.bytes > pngLimit) {
+        throw new ProjectFileError(
+          'corrupt',
+          `${label} is damaged: ${p.file} is ${formatBytes(Math.max(entrySize, p.bytes))} for a ${p.width}×${p.height} image (at most ${formatBytes(pngLimit)})`,
+        );
+      }
+      total += entrySize;
     }
     if (total > limits.maxTotalBytes) {
       throw new ProjectFileError(
@@ -482,6 +477,17 @@ export async function loadProject(
         );
       }
       store.addPng(ref, { kind: p.kind, width: p.width, height: p.height }, png);
+    }
+    // The pixels themselves, against the hash that names them: a PNG swapped for another one (with
+    // a manifest rewritten to match its file checksum) is refused now, not at some later export.
+    for (const [ref] of listed) {
+      try {
+        await store.verify(ref);
+      } catch (error) {
+        if (error instanceof ProjectFileError)
+          throw new ProjectFileError(error.code, `${label} is damaged: ${error.message}`, { cause: error });
+        throw error;
+      }
     }
     return {
       doc: manifestToDocument(manifest.document),

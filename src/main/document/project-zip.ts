@@ -9,7 +9,11 @@
  * when a user re-zips a project folder (stored or deflated entries, data descriptors, a comment).
  */
 import type { FileHandle } from 'node:fs/promises';
-import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, deflateRawSync, inflateRaw } from 'node:zlib';
+
+/** zlib's thread pool: a large (or hostile) entry never blocks the event loop while it inflates. */
+const inflateRawAsync = promisify(inflateRaw);
 
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
 const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
@@ -348,7 +352,7 @@ export async function readZipEntry(
   } else {
     try {
       // One byte more than declared, so an entry inflating past its declared size is noticed.
-      data = inflateRawSync(stored, { maxOutputLength: Math.max(1, entry.size + 1) });
+      data = await inflateRawAsync(stored, { maxOutputLength: Math.max(1, entry.size + 1) });
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
         throw new ZipError(

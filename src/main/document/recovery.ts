@@ -7,7 +7,7 @@
  * (its manifest's savedAt is later, or the project cannot be read), so the app can offer it;
  * loadProject on the recovery file gives that document back.
  */
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_EXTENSION } from '../../shared/document/schema';
 import type { DocumentRecord } from '../../shared/document/records';
@@ -55,7 +55,11 @@ async function describeRecovery(
 ): Promise<RecoveryInfo | null> {
   let mtime: number;
   try {
-    mtime = (await stat(recoveryPath)).mtimeMs;
+    // Autosaves are regular files this app wrote: a link (which could lead to any project the user
+    // never chose, e.g. one placed beside a project in a shared folder) is not one.
+    const info = await lstat(recoveryPath);
+    if (!info.isFile()) return null;
+    mtime = info.mtimeMs;
   } catch {
     return null;
   }
@@ -94,6 +98,15 @@ async function describeRecovery(
     newer: projectSavedAt === null || recovery.savedAt > projectSavedAt,
     problem: null,
   };
+}
+
+/** Whether `path` is still a regular file (not a link): checked again right before a restore reads it. */
+export async function isRecoveryFile(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** The recovery file of a saved project, if there is one (see RecoveryInfo.newer). */
@@ -286,7 +299,8 @@ export class AutosaveScheduler {
     const run = (async () => {
       try {
         // The app's recovery folder may not exist yet (first autosave after installing).
-        if (this.projectPath === null) await mkdir(this.options.recoveryFolder, { recursive: true });
+        if (this.projectPath === null)
+          await mkdir(this.options.recoveryFolder, { recursive: true, mode: 0o700 });
         const saved = await saveProject(path, snapshot.doc, snapshot.store, {
           recovery: { projectPath: this.projectPath },
           ...(this.options.now ? { savedAt: this.options.now() } : {}),

@@ -13,6 +13,8 @@ export class ImageDecodeError extends Error {
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (checked from the header, before decoding). Default 100 000 000. */
   maxPixels?: number;
+  /** Refuse images wider or taller than this (checked from the header, before decoding). Default: no limit. */
+  maxSide?: number;
   /** How to name a Buffer input in messages (a path input is named by its path). */
   name?: string;
 }
@@ -127,6 +129,12 @@ export async function decodeImage(
   if (limit !== false && pixels > limit) {
     throw new ImageDecodeError(
       `${label} is ${width}×${height} = ${formatMegapixels(pixels)}, over the ${formatMegapixels(limit)} limit`,
+    );
+  }
+  const maxSide = options.maxSide ?? Infinity;
+  if (width > maxSide || height > maxSide) {
+    throw new ImageDecodeError(
+      `${label} is ${width}×${height}, over the ${maxSide.toLocaleString('en-US')}-pixel side limit`,
     );
   }
 

@@ -14,6 +14,7 @@ import {
   type ProviderName,
   type RgbImage,
 } from '../../shared/engine-types';
+import { LIMITS } from '../../shared/contract/limits';
 import { createSessionFactory, type OnnxSession, type SessionFactoryOptions } from './backend';
 import { InvalidSettingsError, throwIfAborted } from './errors';
 import { combineGuidance, guidanceRows } from './guidance';
@@ -372,22 +373,33 @@ function contentKey(image: RgbImage): string {
 
 export function validateSettings(settings: EditSettings): void {
   const problems: string[] = [];
+  const { instructionChars, maxSteps, maxGuidance, maxSeed } = LIMITS;
   if (typeof settings.instruction !== 'string' || settings.instruction.trim() === '') {
     problems.push('the instruction is empty');
-  } else if (settings.instruction.length > 2000) {
-    problems.push(`the instruction is ${settings.instruction.length} characters long (at most 2000)`);
+  } else if (settings.instruction.length > instructionChars) {
+    problems.push(
+      `the instruction is ${settings.instruction.length} characters long (at most ${instructionChars})`,
+    );
   }
-  if (!Number.isInteger(settings.steps) || settings.steps < 1 || settings.steps > 500) {
-    problems.push(`steps must be a whole number from 1 to 500, got ${settings.steps}`);
+  if (!Number.isInteger(settings.steps) || settings.steps < 1 || settings.steps > maxSteps) {
+    problems.push(`steps must be a whole number from 1 to ${maxSteps}, got ${settings.steps}`);
   }
-  if (!Number.isFinite(settings.textGuidance) || settings.textGuidance < 0 || settings.textGuidance > 50) {
-    problems.push(`text guidance must be from 0 to 50, got ${settings.textGuidance}`);
+  if (
+    !Number.isFinite(settings.textGuidance) ||
+    settings.textGuidance < 0 ||
+    settings.textGuidance > maxGuidance
+  ) {
+    problems.push(`text guidance must be from 0 to ${maxGuidance}, got ${settings.textGuidance}`);
   }
-  if (!Number.isFinite(settings.imageGuidance) || settings.imageGuidance < 0 || settings.imageGuidance > 50) {
-    problems.push(`image guidance must be from 0 to 50, got ${settings.imageGuidance}`);
+  if (
+    !Number.isFinite(settings.imageGuidance) ||
+    settings.imageGuidance < 0 ||
+    settings.imageGuidance > maxGuidance
+  ) {
+    problems.push(`image guidance must be from 0 to ${maxGuidance}, got ${settings.imageGuidance}`);
   }
-  if (!Number.isInteger(settings.seed) || settings.seed < 0 || settings.seed > 0xffffffff) {
-    problems.push(`the seed must be a whole number from 0 to 4294967295, got ${settings.seed}`);
+  if (!Number.isInteger(settings.seed) || settings.seed < 0 || settings.seed > maxSeed) {
+    problems.push(`the seed must be a whole number from 0 to ${maxSeed}, got ${settings.seed}`);
   }
   if (!(SCHEDULER_NAMES as readonly string[]).includes(settings.scheduler)) {
     problems.push(`unknown scheduler '${settings.scheduler}' (use ${SCHEDULER_NAMES.join(', ')})`);

@@ -10,8 +10,14 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TOKEN_PARAM, WS_PATH } from '../../shared/contract/channels';
-import { LIMITS } from '../../shared/contract/schemas';
-import { decodeWire, encodeWire, type WireMessage } from '../../shared/contract/wire';
+import {
+  decodeWire,
+  encodeWireParts,
+  frameFromData,
+  WIRE_LIMITS,
+  type WireLimits,
+  type WireMessage,
+} from '../../shared/contract/wire';
 import { UNAUTHORIZED_CODE } from '../../shared/contract/ws-transport';
 import type { Dispatcher } from '../app/dispatcher';
 import type { EventBus } from '../app/event-bus';
@@ -21,6 +27,21 @@ export const UNAUTHORIZED_CLOSE_CODE = UNAUTHORIZED_CODE;
 const LOOPBACK = '127.0.0.1';
 /** Drop progress previews for a client that is this far behind (it gets the next one). */
 const MAX_BUFFERED_FOR_PROGRESS = 8 * 1024 * 1024;
+/** Close codes (RFC 6455): a frame that is not this protocol's, and one over the size limit. */
+const INVALID_FRAME_CODE = 1007;
+const TOO_BIG_CODE = 1009;
+
+/** Sent with every HTTP answer, errors included. */
+export function securityHeaders(port: number): Record<string, string> {
+  return {
+    'Content-Security-Policy': contentSecurityPolicy(port),
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'X-Frame-Options': 'DENY',
+  };
+}
 
 export interface ServerOptions {
   dispatcher: Dispatcher;
@@ -29,6 +50,8 @@ export interface ServerOptions {
   rendererDir: string;
   port?: number;
   token?: string;
+  /** Tests: smaller frame limits. */
+  wireLimits?: WireLimits;
 }
 
 export interface RunningServer {
@@ -69,30 +92,31 @@ function allowedHosts(port: number): Set<string> {
   return new Set([`${LOOPBACK}:${port}`, `localhost:${port}`]);
 }
 
+function joinFragments(data: unknown): unknown {
+  return Array.isArray(data) ? Buffer.concat(data as Buffer[]) : data;
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const token = options.token ?? newToken();
   let port = options.port ?? 0;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.uploadBytes * 1.4 + 1024 * 1024 });
+  // ws refuses (and closes with 1009) a frame over the limit before buffering all of it.
+  const wireLimits = options.wireLimits ?? WIRE_LIMITS;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: wireLimits.frameBytes });
   const sockets = new Set<WebSocket>();
 
   const server = createServer((request, response) => {
     const hosts = allowedHosts(port);
+    const headers = securityHeaders(port);
     if (!hosts.has(request.headers.host ?? '')) {
-      response.writeHead(421, { 'Content-Type': 'text/plain' }).end('Wrong host');
+      response.writeHead(421, { ...headers, 'Content-Type': 'text/plain' }).end('Wrong host');
       return;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405).end();
+      response.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
       return;
     }
     const url = new URL(request.url ?? '/', `http://${LOOPBACK}:${port}`);
-    void serveStatic(options.rendererDir, url.pathname, response, {
-      'Content-Security-Policy': contentSecurityPolicy(port),
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'no-referrer',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'X-Frame-Options': 'DENY',
-    });
+    void serveStatic(options.rendererDir, url.pathname, response, headers);
   });
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -101,7 +125,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const origin = request.headers.origin;
     const originOk = origin === undefined || [...hosts].some((host) => origin === `http://${host}`);
     if (url.pathname !== WS_PATH || !hosts.has(request.headers.host ?? '') || !originOk) {
-      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      const lines = Object.entries(securityHeaders(port)).map(([name, value]) => `${name}: ${value}\r\n`);
+      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\n${lines.join('')}\r\n`);
       return;
     }
     const authorized = tokensEqual(url.searchParams.get(TOKEN_PARAM), token);
@@ -117,28 +142,45 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const accept = (ws: WebSocket) => {
     sockets.add(ws);
     const send = (message: WireMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(encodeWire(message));
+      if (ws.readyState !== ws.OPEN) return;
+      const parts = encodeWireParts(message);
+      if (typeof parts === 'string') {
+        ws.send(parts);
+        return;
+      }
+      // One binary message written as fragments: the bytes are never copied into a joined frame.
+      parts.forEach((part, index) => ws.send(part, { binary: true, fin: index === parts.length - 1 }));
     };
     const unsubscribe = options.bus.subscribe((name, payload) => {
       if (name === 'job.progress' && ws.bufferedAmount > MAX_BUFFERED_FOR_PROGRESS) return;
       send({ type: 'event', name, payload });
     });
+    const refuse = (id: number | null, message: string) =>
+      send({ type: 'result', id, ok: false, error: { code: 'bad-request', message } });
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      let message: unknown;
-      try {
-        message = decodeWire(data.toString());
-      } catch {
+      const frame = isBinary ? frameFromData(joinFragments(data)) : data.toString();
+      const decoded = frame === null ? null : decodeWire(frame, wireLimits);
+      if (!decoded || (!decoded.ok && decoded.kind === 'unreadable')) {
+        const tooLarge = decoded && !decoded.ok && decoded.kind === 'unreadable' && decoded.tooLarge;
+        const reason = decoded && !decoded.ok ? decoded.reason : 'unreadable frame';
+        ws.close(tooLarge ? TOO_BIG_CODE : INVALID_FRAME_CODE, reason.slice(0, 120));
         return;
       }
-      if (!message || typeof message !== 'object') return;
-      const { type, id, name, payload } = message as Record<string, unknown>;
-      if (type !== 'call' || typeof id !== 'number' || !Number.isSafeInteger(id)) return;
+      if (!decoded.ok) {
+        refuse(decoded.id, `Invalid message: ${decoded.reason}`);
+        return;
+      }
+      const { type, id, name, payload } = decoded.message as Record<string, unknown>;
+      const readId = typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
+      if (type !== 'call' || readId === null) {
+        refuse(readId, 'Invalid message: expected {"type":"call","id":<integer>,"name":…,"payload":…}');
+        return;
+      }
       void options.dispatcher.dispatch(name, payload).then((result) => {
         send(
           result.ok
-            ? { type: 'result', id, ok: true, value: result.value }
-            : { type: 'result', id, ok: false, error: result.error },
+            ? { type: 'result', id: readId, ok: true, value: result.value }
+            : { type: 'result', id: readId, ok: false, error: result.error },
         );
       });
     });

@@ -27,13 +27,13 @@ export async function serveStatic(
   try {
     decoded = decodeURIComponent(urlPath);
   } catch {
-    response.writeHead(400).end();
+    response.writeHead(400, headers).end();
     return;
   }
   const relative = decoded === '/' || decoded === '' ? 'index.html' : decoded.replace(/^\/+/, '');
   const path = normalize(join(root, relative));
   if (!path.startsWith(normalize(root) + sep) || decoded.includes('\0')) {
-    response.writeHead(403).end();
+    response.writeHead(403, headers).end();
     return;
   }
   try {
@@ -48,6 +48,6 @@ export async function serveStatic(
     });
     createReadStream(path).pipe(response);
   } catch {
-    response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found');
+    response.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found');
   }
 }

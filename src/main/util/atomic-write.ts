@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -9,6 +9,21 @@ export interface AtomicWriteOptions {
    * this process's own that no write of it is using. Off by default.
    */
   removeStaleTemps?: boolean;
+  /**
+   * Permissions of a new file (e.g. 0o600 for private files). A file that exists keeps its own
+   * permissions whatever this says; without either, a new file gets the process's default.
+   */
+  mode?: number;
+}
+
+/** The permission bits of the file at `path`, or null when there is none. */
+async function existingMode(path: string): Promise<number | null> {
+  try {
+    const info = await stat(path);
+    return info.isFile() ? info.mode & 0o7777 : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Temp files of writes running in this process (names), so stale-temp cleanup never removes them. */
@@ -20,8 +35,8 @@ const WRITE_SLICE = 64 * 1024 * 1024;
 /**
  * Writes a file so that a crash leaves either the old or the new content, never a torn file:
  * write a temp file beside it (`.<name>.<pid>-<random>.tmp`), fsync, rename over the target, fsync
- * the folder. On failure the temp file is removed and the target is untouched. `data` may be given
- * as chunks (written in order, never concatenated in memory).
+ * the folder. On failure the temp file is removed and the target is untouched. A file replaced keeps
+ * its permissions. `data` may be given as chunks (written in order, never concatenated in memory).
  */
 export async function writeFileAtomic(
   path: string,
@@ -33,9 +48,13 @@ export async function writeFileAtomic(
   const name = `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
   const temp = join(dir, name);
   inFlight.add(name);
+  const mode = (await existingMode(path)) ?? options.mode ?? null;
   try {
-    const handle = await open(temp, 'wx');
+    // Created with at most the final permissions, so a private file is never readable by others.
+    const handle = await open(temp, 'wx', mode ?? 0o666);
     try {
+      // chmod, unlike open's mode, is not narrowed by the umask: the replacement gets the exact bits.
+      if (mode !== null) await handle.chmod(mode);
       for (const chunk of data instanceof Uint8Array ? [data] : data) await writeAll(handle, chunk);
       await handle.sync();
     } catch (error) {

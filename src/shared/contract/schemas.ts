@@ -9,34 +9,59 @@
 import { z } from 'zod';
 import { PROVIDER_NAMES, RESOLUTION_MODES, SCHEDULER_NAMES } from '../engine-types';
 import type { CallName, EventName } from './channels';
+import { LIMITS } from './limits';
 
 // ---------------------------------------------------------------------------------------------
 // Limits
 
-export const LIMITS = {
-  /** The engine's own limit (pipeline.ts checks the same 2000). */
-  instructionChars: 2000,
-  nameChars: 256,
-  pathChars: 4096,
-  idChars: 64,
-  /** An image or project the renderer hands over (drop, paste, file input). */
-  uploadBytes: 512 * 1024 * 1024,
-  /** A mask the renderer painted: one byte per pixel. */
-  maskPixels: 16384 * 16384,
-  imageSide: 16384,
-  maxSteps: 150,
-  maxGuidance: 50,
-  maxSeed: 0xffffffff,
-} as const;
+export { LIMITS };
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
+
+/** Names every object inherits (`constructor`, `__proto__`, `toString`…): never ids, whatever indexes them. */
+const BUILT_IN_NAMES: ReadonlySet<string> = new Set([
+  ...Object.getOwnPropertyNames(Object.prototype),
+  ...Object.getOwnPropertyNames(Function.prototype),
+  'prototype',
+]);
+
+export function isBuiltInName(value: string): boolean {
+  return BUILT_IN_NAMES.has(value);
+}
 
 export const idSchema = z
   .string()
   .min(1)
   .max(LIMITS.idChars)
-  .regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -');
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -')
+  .refine((value) => !isBuiltInName(value), 'that name is reserved and cannot be an id');
+
+/** A Hugging Face repository id, owner/name; neither part `.`/`..` or starting or ending with `.`. */
+export const repoIdSchema = z
+  .string()
+  .max(LIMITS.nameChars)
+  .regex(/^[\w.-]+\/[\w.-]+$/, 'a Hugging Face repository id looks like owner/name')
+  .refine(
+    (value) => value.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.')),
+    'a Hugging Face repository id looks like owner/name',
+  );
+
+/**
+ * A git branch, tag or commit name as the Hub accepts it in a URL: slash-separated parts of
+ * letters, digits, `_ . -`, none empty, none starting with `.` (so no `..`), none ending in `.lock`.
+ */
+export const revisionSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.nameChars)
+  .regex(/^[\w.-]+(\/[\w.-]+)*$/, 'a revision is a branch, tag or commit name')
+  .refine(
+    (value) =>
+      value.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock')) &&
+      !value.includes('..'),
+    'a revision is a branch, tag or commit name',
+  );
 
 /** An absolute file system path (POSIX or Windows). Whether it is one the user chose is checked by the handler. */
 export const pathSchema = z
@@ -295,11 +320,7 @@ export const CALLS = {
     request: z.strictObject({
       provider: providerSchema.optional(),
       editDefaults: editDefaultsSchema.partial().strict().optional(),
-      downloadRepo: z
-        .string()
-        .max(LIMITS.nameChars)
-        .regex(/^[\w.-]+\/[\w.-]+$/, 'a Hugging Face repository id looks like owner/name')
-        .optional(),
+      downloadRepo: repoIdSchema.optional(),
     }),
     response: appSettingsSchema,
   },
@@ -311,15 +332,8 @@ export const CALLS = {
   'model.forget': { request: z.strictObject({ dir: pathSchema }), response: appSettingsSchema },
   'model.download': {
     request: z.strictObject({
-      repo: z
-        .string()
-        .max(LIMITS.nameChars)
-        .regex(/^[\w.-]+\/[\w.-]+$/, 'a Hugging Face repository id looks like owner/name'),
-      revision: z
-        .string()
-        .max(LIMITS.nameChars)
-        .regex(/^[\w./-]+$/)
-        .optional(),
+      repo: repoIdSchema,
+      revision: revisionSchema.optional(),
     }),
     response: z.strictObject({ downloadId: idSchema, dir: z.string() }),
   },
@@ -364,7 +378,7 @@ export const CALLS = {
     response: documentViewSchema,
   },
   'layer.move': {
-    request: z.strictObject({ layerId: idSchema, toIndex: z.number().int().min(0).max(10_000) }),
+    request: z.strictObject({ layerId: idSchema, toIndex: z.number().int().min(0).max(LIMITS.layers) }),
     response: documentViewSchema,
   },
   'layer.delete': { request: z.strictObject({ layerId: idSchema }), response: documentViewSchema },

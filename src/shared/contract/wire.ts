@@ -1,83 +1,256 @@
 /**
- * JSON with bytes, for the WebSocket transport: a Uint8Array becomes `{ "$bytes": "<base64>" }`.
+ * Messages on the browser-mode WebSocket. A message without bytes is a text frame of plain JSON. A
+ * message with bytes (uploads, saves, exports, layer images) is one binary frame, so bytes travel as
+ * bytes, never as base64 text:
+ *
+ *   "IEW1" | header length (uint32, little-endian) | header (UTF-8 JSON) | segment 0 | segment 1 | …
+ *
+ * The header is `{"sizes":[n0,n1,…],"message":…}`; inside the message every Uint8Array is replaced by
+ * `{"$bytes": i}`, the index of its segment. Decoding checks sizes, nesting and placeholders before
+ * anything else looks at the message; segments come back as views into the frame (no copy).
  * Works in browsers and in Node (no Buffer): the renderer and the server share it.
  */
+import { LIMITS } from './limits';
 
 const BYTES_KEY = '$bytes';
+const MAGIC = [0x49, 0x45, 0x57, 0x31]; // "IEW1"
+const PREFIX_BYTES = 8;
 
-const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const BASE64_LOOKUP = (() => {
-  const table = new Int16Array(128).fill(-1);
-  for (let i = 0; i < BASE64_ALPHABET.length; i++) table[BASE64_ALPHABET.charCodeAt(i)] = i;
-  return table;
-})();
-
-export function bytesToBase64(bytes: Uint8Array): string {
-  const parts: string[] = [];
-  const chunk = 3 * 4096;
-  for (let start = 0; start < bytes.length; start += chunk) {
-    const end = Math.min(bytes.length, start + chunk);
-    let out = '';
-    for (let i = start; i < end; i += 3) {
-      const a = bytes[i] ?? 0;
-      const b = i + 1 < end ? (bytes[i + 1] ?? 0) : 0;
-      const c = i + 2 < end ? (bytes[i + 2] ?? 0) : 0;
-      const triple = (a << 16) | (b << 8) | c;
-      out += BASE64_ALPHABET[(triple >> 18) & 63]! + BASE64_ALPHABET[(triple >> 12) & 63]!;
-      out += i + 1 < end ? BASE64_ALPHABET[(triple >> 6) & 63]! : '=';
-      out += i + 2 < end ? BASE64_ALPHABET[triple & 63]! : '=';
-    }
-    parts.push(out);
-  }
-  return parts.join('');
-}
-
-export function base64ToBytes(text: string): Uint8Array {
-  if (text.length % 4 !== 0) throw new Error('invalid base64 length');
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - padding);
-  let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    let triple = 0;
-    for (let k = 0; k < 4; k++) {
-      const code = text.charCodeAt(i + k);
-      const value = text[i + k] === '=' ? 0 : code < 128 ? (BASE64_LOOKUP[code] ?? -1) : -1;
-      if (value < 0) throw new Error('invalid base64 character');
-      triple = (triple << 6) | value;
-    }
-    if (o < out.length) out[o++] = (triple >> 16) & 255;
-    if (o < out.length) out[o++] = (triple >> 8) & 255;
-    if (o < out.length) out[o++] = triple & 255;
-  }
-  return out;
-}
-
-export function encodeWire(value: unknown): string {
-  // `this[key]` is the value before toJSON ran: a Node Buffer would otherwise arrive as {type, data}.
-  return JSON.stringify(value, function (this: Record<string, unknown>, key: string, item: unknown) {
-    const original = this[key];
-    if (original instanceof Uint8Array) return { [BYTES_KEY]: bytesToBase64(original) };
-    return item;
-  });
-}
-
-export function decodeWire(text: string): unknown {
-  return JSON.parse(text, (_key, item: unknown) => {
-    if (item && typeof item === 'object' && !Array.isArray(item)) {
-      const keys = Object.keys(item);
-      if (keys.length === 1 && keys[0] === BYTES_KEY) {
-        const encoded = (item as Record<string, unknown>)[BYTES_KEY];
-        if (typeof encoded === 'string') return base64ToBytes(encoded);
-      }
-    }
-    return item;
-  });
-}
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Messages on the WebSocket. Client → server: call. Server → client: result, event. */
 export type WireMessage =
   | { type: 'call'; id: number; name: string; payload: unknown }
   | { type: 'result'; id: number; ok: true; value: unknown }
-  | { type: 'result'; id: number; ok: false; error: { code: string; message: string } }
+  /** `id` is null when the call's id could not be read from a refused frame. */
+  | { type: 'result'; id: number | null; ok: false; error: { code: string; message: string } }
   | { type: 'event'; name: string; payload: unknown }
   | { type: 'hello'; mode: 'browser' };
+
+export interface WireLimits {
+  /** A text frame, or a binary frame's JSON header. */
+  jsonBytes: number;
+  /** A whole frame, header and bytes. */
+  frameBytes: number;
+  /** Arrays and objects inside one another. */
+  depth: number;
+}
+
+export const WIRE_LIMITS: WireLimits = {
+  jsonBytes: LIMITS.wireJsonBytes,
+  frameBytes: LIMITS.wireFrameBytes,
+  depth: LIMITS.wireDepth,
+};
+
+/**
+ * What decoding found. `unreadable`: not a frame of this protocol at all (the connection should
+ * close). `refused`: readable JSON that breaks a rule; `id` is the call's id when it could be read.
+ */
+export type DecodedWire =
+  | { ok: true; message: unknown }
+  | { ok: false; kind: 'unreadable'; reason: string; tooLarge?: boolean }
+  | { ok: false; kind: 'refused'; reason: string; id: number | null };
+
+/** The frame as parts (header, then each byte segment as given): a sender may write them without joining. */
+export function encodeWireParts(value: unknown): string | Uint8Array[] {
+  const segments: Uint8Array[] = [];
+  // `this[key]` is the value before toJSON ran: a Node Buffer would otherwise arrive as {type, data}.
+  const json = JSON.stringify(value, function (this: Record<string, unknown>, key: string, item: unknown) {
+    const original = this[key];
+    if (original instanceof Uint8Array) {
+      segments.push(original);
+      return { [BYTES_KEY]: segments.length - 1 };
+    }
+    return item;
+  });
+  if (segments.length === 0) return json;
+  const header = textEncoder.encode(
+    `{"sizes":${JSON.stringify(segments.map((segment) => segment.length))},"message":${json}}`,
+  );
+  const prefix = new Uint8Array(PREFIX_BYTES + header.length);
+  prefix.set(MAGIC, 0);
+  new DataView(prefix.buffer).setUint32(4, header.length, true);
+  prefix.set(header, PREFIX_BYTES);
+  return [prefix, ...segments];
+}
+
+/** One frame: a string (text frame) or the joined bytes (binary frame). */
+export function encodeWire(value: unknown): string | Uint8Array {
+  const parts = encodeWireParts(value);
+  if (typeof parts === 'string') return parts;
+  const total = parts.reduce((sum, part) => sum + part.length, 0);
+  const frame = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    frame.set(part, offset);
+    offset += part.length;
+  }
+  return frame;
+}
+
+function readableId(parsed: unknown): number | null {
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+  const id = (parsed as Record<string, unknown>).id;
+  return typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
+}
+
+/**
+ * Walks the parsed JSON without recursion (a hostile frame may nest a million levels deep), checks
+ * the depth and swaps byte placeholders for their segments. Returns a reason when a rule is broken.
+ */
+function resolvePlaceholders(root: unknown, segments: Uint8Array[], maxDepth: number): string | null {
+  const stack: { holder: Record<string, unknown> | unknown[]; depth: number }[] = [];
+  if (root && typeof root === 'object') stack.push({ holder: root as Record<string, unknown>, depth: 1 });
+  while (stack.length > 0) {
+    const { holder, depth } = stack.pop()!;
+    if (depth > maxDepth) return `nested more than ${maxDepth} levels deep`;
+    const keys = Array.isArray(holder) ? holder.keys() : Object.keys(holder).values();
+    for (const key of keys) {
+      const item = (holder as Record<string | number, unknown>)[key];
+      if (!item || typeof item !== 'object') continue;
+      if (!Array.isArray(item) && Object.hasOwn(item, BYTES_KEY)) {
+        const index = (item as Record<string, unknown>)[BYTES_KEY];
+        if (Object.keys(item).length !== 1 || typeof index !== 'number' || !Number.isInteger(index))
+          return 'a $bytes placeholder must be {"$bytes": <segment index>}';
+        const segment = segments[index];
+        if (!segment) return `no byte segment ${index} in this frame (bytes travel in binary frames)`;
+        (holder as Record<string | number, unknown>)[key] = segment;
+        continue;
+      }
+      stack.push({ holder: item as Record<string, unknown>, depth: depth + 1 });
+    }
+  }
+  return null;
+}
+
+const ID_VALUE = /\s*:\s*(-?\d+)(?![\d.eE])/y;
+
+/**
+ * One pass over JSON text, before it is parsed: how deep arrays and objects nest, and the "id" key's
+ * number at `idDepth` (1: the top level) when there is one. Parsing a million-deep frame takes seconds of the event loop; this scan
+ * takes milliseconds and lets such a frame be refused (with its call id) without parsing it.
+ */
+export function scanJson(
+  text: string,
+  maxDepth: number,
+  idDepth = 1,
+): { tooDeep: boolean; id: number | null } {
+  let depth = 0;
+  let tooDeep = false;
+  let id: number | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const start = i + 1;
+      for (i = start; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+      if (depth === idDepth && id === null && i - start === 2 && text.startsWith('id', start)) {
+        ID_VALUE.lastIndex = i + 1;
+        const match = ID_VALUE.exec(text);
+        const value = match ? Number(match[1]) : NaN;
+        if (Number.isSafeInteger(value)) id = value;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) tooDeep = true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return { tooDeep, id };
+}
+
+function tooDeep(text: string, limits: WireLimits, idDepth: number): DecodedWire | null {
+  const scan = scanJson(text, limits.depth, idDepth);
+  return scan.tooDeep
+    ? { ok: false, kind: 'refused', reason: `nested more than ${limits.depth} levels deep`, id: scan.id }
+    : null;
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function decodeParsed(parsed: unknown, segments: Uint8Array[], limits: WireLimits): DecodedWire {
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    return { ok: false, kind: 'refused', reason: 'a message is a JSON object', id: null };
+  const reason = resolvePlaceholders(parsed, segments, limits.depth);
+  if (reason) return { ok: false, kind: 'refused', reason, id: readableId(parsed) };
+  return { ok: true, message: parsed };
+}
+
+/** Decodes a text or binary frame; sizes are checked before any parsing. */
+export function decodeWire(frame: string | Uint8Array, limits: WireLimits = WIRE_LIMITS): DecodedWire {
+  if (typeof frame === 'string') {
+    // A UTF-16 length bounds the UTF-8 size from below; a frame this long is refused unparsed.
+    if (frame.length > limits.jsonBytes)
+      return {
+        ok: false,
+        kind: 'unreadable',
+        reason: `text frame over ${limits.jsonBytes} bytes`,
+        tooLarge: true,
+      };
+    const deep = tooDeep(frame, limits, 1);
+    if (deep) return deep;
+    const parsed = parseJson(frame);
+    if (!parsed.ok) return { ok: false, kind: 'unreadable', reason: 'not JSON' };
+    return decodeParsed(parsed.value, [], limits);
+  }
+  if (frame.length > limits.frameBytes)
+    return { ok: false, kind: 'unreadable', reason: `frame over ${limits.frameBytes} bytes`, tooLarge: true };
+  if (frame.length < PREFIX_BYTES || MAGIC.some((byte, i) => frame[i] !== byte))
+    return { ok: false, kind: 'unreadable', reason: 'not a frame of this protocol' };
+  const headerLength = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(4, true);
+  if (headerLength > limits.jsonBytes || PREFIX_BYTES + headerLength > frame.length)
+    return { ok: false, kind: 'unreadable', reason: 'bad header length' };
+  let headerText: string;
+  try {
+    headerText = textDecoder.decode(frame.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength));
+  } catch {
+    return { ok: false, kind: 'unreadable', reason: 'header is not UTF-8' };
+  }
+  // The call's id sits inside the header's "message", one level down.
+  const deep = tooDeep(headerText, limits, 2);
+  if (deep) return deep;
+  const parsed = parseJson(headerText);
+  if (!parsed.ok || !parsed.value || typeof parsed.value !== 'object')
+    return { ok: false, kind: 'unreadable', reason: 'header is not JSON' };
+  const { sizes, message } = parsed.value as { sizes?: unknown; message?: unknown };
+  let offset = PREFIX_BYTES + headerLength;
+  const segments: Uint8Array[] = [];
+  const sizesOk =
+    Array.isArray(sizes) &&
+    sizes.length <= frame.length &&
+    sizes.every((size) => typeof size === 'number' && Number.isSafeInteger(size) && size >= 0);
+  if (sizesOk) {
+    for (const size of sizes as number[]) {
+      if (offset + size > frame.length) break;
+      segments.push(frame.subarray(offset, offset + size));
+      offset += size;
+    }
+  }
+  if (!sizesOk || segments.length !== (sizes as unknown[]).length || offset !== frame.length) {
+    return {
+      ok: false,
+      kind: 'refused',
+      reason: 'byte segment sizes do not match the frame',
+      id: readableId(message),
+    };
+  }
+  return decodeParsed(message, segments, limits);
+}
+
+/** A received frame as `ws` or a browser hands it over: text, ArrayBuffer, Buffer, or Buffer[]. */
+export function frameFromData(data: unknown): string | Uint8Array | null {
+  if (typeof data === 'string') return data;
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return null;
+}

@@ -6,12 +6,21 @@
 import { isEventName, TOKEN_PARAM, WS_PATH, type CallName, type EventName } from './channels';
 import type { Transport } from './client';
 import type { CallResult } from './errors';
-import { decodeWire, encodeWire, type WireMessage } from './wire';
+import {
+  decodeWire,
+  encodeWire,
+  frameFromData,
+  WIRE_LIMITS,
+  type WireLimits,
+  type WireMessage,
+} from './wire';
 
 /** The subset of the WebSocket API used here (the DOM's WebSocket and the `ws` package both fit). */
 export interface WebSocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  /** Set to 'arraybuffer' so binary frames arrive as bytes (not Blobs) in a browser. */
+  binaryType: string;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: unknown) => void) | null;
   onclose: ((event: { code: number; reason: string }) => void) | null;
@@ -28,6 +37,12 @@ export interface WsTransportOptions {
 }
 
 const OPEN = 1;
+/** What the client accepts from its own server: sizes unbounded (saves can be large), nesting bounded. */
+const RECEIVE_LIMITS: WireLimits = {
+  ...WIRE_LIMITS,
+  jsonBytes: Number.MAX_SAFE_INTEGER,
+  frameBytes: Number.MAX_SAFE_INTEGER,
+};
 /** The close code the server uses for a missing or wrong token. */
 export const UNAUTHORIZED_CODE = 4401;
 const UNAUTHORIZED_RESULT: CallResult = {
@@ -67,20 +82,19 @@ export function createWsTransport(options: WsTransportOptions): Transport {
     if (closed) return;
     const ws = options.createSocket(url);
     socket = ws;
+    ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       retryDelay = options.reconnectDelayMs ?? 500;
       setConnected(true);
       for (const resume of waitingForOpen.splice(0)) resume();
     };
     ws.onmessage = (event) => {
-      if (typeof event.data !== 'string') return;
-      let message: WireMessage;
-      try {
-        message = decodeWire(event.data) as WireMessage;
-      } catch {
-        return;
-      }
+      const frame = frameFromData(event.data);
+      const decoded = frame === null ? null : decodeWire(frame, RECEIVE_LIMITS);
+      if (!decoded?.ok) return;
+      const message = decoded.message as WireMessage;
       if (message.type === 'result') {
+        if (message.id === null) return;
         const resolve = pending.get(message.id);
         if (!resolve) return;
         pending.delete(message.id);

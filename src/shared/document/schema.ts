@@ -9,6 +9,7 @@
  * previous version to PROJECT_MIGRATIONS; loading runs every migration from the file's version up.
  */
 import { z } from 'zod';
+import { isBuiltInName, LIMITS } from '../contract/schemas';
 import { RESOLUTION_MODES, SCHEDULER_NAMES } from '../engine-types';
 import { BLEND_MODES, LAYER_STATES, PLACEMENT_MODES, type DocumentRecord, type Layer } from './records';
 
@@ -17,9 +18,9 @@ export const PROJECT_FORMAT_VERSION = 1;
 export const PROJECT_MIME = 'application/x-instruct-edit-project';
 export const PROJECT_EXTENSION = '.iedit';
 
-/** Sides and pixel counts a manifest may declare (decoding limits are applied separately). */
-export const MAX_SIDE = 100_000;
-export const MAX_DOCUMENT_PIXELS = 1_000_000_000;
+/** Sides and pixel counts a manifest may declare: the contract's, so a loaded project works with every call. */
+export const MAX_SIDE = LIMITS.imageSide;
+export const MAX_DOCUMENT_PIXELS = LIMITS.documentPixels;
 
 const hashSchema = z
   .string()
@@ -28,17 +29,18 @@ const idSchema = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -');
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -')
+  .refine((value) => !isBuiltInName(value), 'that name is reserved and cannot be an id');
 const sideSchema = z.number().int().min(1).max(MAX_SIDE);
 const timeSchema = z.number().finite().min(0);
 
 export const modelRefSchema = z.strictObject({ id: z.string().max(4096), version: z.string().max(4096) });
 
 export const editRequestSchema = z.strictObject({
-  instruction: z.string().min(1).max(10_000),
-  steps: z.number().int().min(1).max(10_000),
-  textGuidance: z.number().finite().min(0).max(1000),
-  imageGuidance: z.number().finite().min(0).max(1000),
+  instruction: z.string().min(1).max(LIMITS.instructionChars),
+  steps: z.number().int().min(1).max(LIMITS.maxSteps),
+  textGuidance: z.number().finite().min(0).max(LIMITS.maxGuidance),
+  imageGuidance: z.number().finite().min(0).max(LIMITS.maxGuidance),
   seed: z.number().int().min(0).max(0xffffffff),
   scheduler: z.enum(SCHEDULER_NAMES),
   resolution: z.enum(RESOLUTION_MODES),
@@ -116,7 +118,7 @@ export const manifestSchema = z.strictObject({
       }),
     }),
     /** Bottom first. */
-    layers: z.array(layerSchema).max(10_000),
+    layers: z.array(layerSchema).max(LIMITS.layers),
   }),
   pixels: z.record(hashSchema, pixelEntrySchema),
 });

@@ -1,4 +1,5 @@
 /** The edit settings beside the input box, with the one-line hint on what each guidance does. */
+import { LIMITS } from '../../../../shared/contract/limits';
 import { SCHEDULER_NAMES } from '../../../../shared/engine-types';
 import { setState, useAppState, type Draft } from '../../state/store';
 import { Icon } from '../common/Icon';
@@ -58,7 +59,7 @@ export function EditSettingsFields() {
           <input
             type="number"
             min={0}
-            max={4294967295}
+            max={LIMITS.maxSeed}
             placeholder="random"
             data-testid="seed"
             value={draft.seed ?? ''}

@@ -1,6 +1,7 @@
 /** The input box at the bottom of the history: the next instruction, sent with Ctrl/Cmd+Enter. */
 import { useEffect, useRef, useState } from 'react';
-import { LIMITS, type TokenCount } from '../../../../shared/contract/schemas';
+import { LIMITS } from '../../../../shared/contract/limits';
+import type { TokenCount } from '../../../../shared/contract/schemas';
 import { api, sendInstruction, stopRerun } from '../../state/actions';
 import { setState, useAppState } from '../../state/store';
 import { tokenNote } from '../../state/ui-logic';

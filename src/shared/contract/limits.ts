@@ -1,0 +1,30 @@
+/**
+ * Every size limit of the app, in one place (plain constants, no zod): the contract's schemas, the
+ * WebSocket wire, image import, project loading, engine settings and the UI all read them here.
+ */
+export const LIMITS = {
+  /** One limit for the prompt box, the contract, project files and the engine's settings check. */
+  instructionChars: 2000,
+  nameChars: 256,
+  pathChars: 4096,
+  idChars: 64,
+  /** An image or project the renderer hands over (drop, paste, file input). */
+  uploadBytes: 512 * 1024 * 1024,
+  /** A mask the renderer painted: one byte per pixel. */
+  maskPixels: 16384 * 16384,
+  /** A document's (and so every layer's) side: import, project loading and every call agree. */
+  imageSide: 16384,
+  /** A document's pixels (width × height). */
+  documentPixels: 100_000_000,
+  /** Edit layers in one document (the layers panel, project files, staleness all stay fast). */
+  layers: 1000,
+  maxSteps: 150,
+  maxGuidance: 50,
+  maxSeed: 0xffffffff,
+  /** Browser mode: a text frame, or a binary frame's JSON header. */
+  wireJsonBytes: 4 * 1024 * 1024,
+  /** Browser mode: one frame, header and bytes (the largest upload plus its header). */
+  wireFrameBytes: 512 * 1024 * 1024 + 4 * 1024 * 1024,
+  /** Browser mode: arrays and objects nested in one message. */
+  wireDepth: 64,
+} as const;
