@@ -10,6 +10,7 @@ const USAGE = `Usage:
            [--steps 20] [--text-guidance 7.5] [--image-guidance 1.5] [--seed N]
            [--scheduler euler-ancestral|euler|ddim|dpmpp-2m] [--karras]
            [--resolution 512|native] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--json]
+           [--memory-budget 6GB|auto] [--threads N] (also on rerun and rerun-stale)
   cli make-tiny-model OUT_DIR [--flavor diffusers|optimum-legacy|optimum] [--fp16] [--analytic] [--realistic]
            [--demo] (--demo: a model whose edits tint the picture towards the instruction's colour word)
   cli edit ... --project FILE [--input IMAGE] [--output OUT.png]
