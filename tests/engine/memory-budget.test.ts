@@ -21,6 +21,7 @@ const sd15: ModelDimensions = {
   vaeWidths: [128, 256, 512, 512],
   weightBytes: { textEncoder: 0.49 * GB, unet: 3.44 * GB, vaeEncoder: 0.14 * GB, vaeDecoder: 0.2 * GB },
   weightFactor: 1,
+  fusedAttention: false,
 };
 
 describe('memory budget setting', () => {
@@ -49,6 +50,9 @@ describe('memory estimate', () => {
     const convolutions = 24 * 3 * 320 * 4096 * 4;
     expect(unetCallBytes(sd15, 64, 64, 3)).toBe(attention + convolutions);
     expect(unetCallBytes(sd15, 64, 64, 1)).toBe((attention + convolutions) / 3);
+    // Fused attention (an optimised folder) keeps 0.15 of one scores tensor instead of three.
+    const fused = { ...sd15, fusedAttention: true };
+    expect(unetCallBytes(fused, 64, 64, 3)).toBeCloseTo((0.15 / 3) * attention + convolutions, -3);
     // The largest VAE tensor at 512²: 128 channels at full size; its mid attention at 64×64.
     expect(vaeBytes(sd15, 512, 512)).toBe(8 * 128 * 512 * 512 * 4 + 3 * 4096 * 4096 * 4);
   });

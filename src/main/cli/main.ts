@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { runEditCommand } from './commands/edit';
 import { runInspectCommand } from './commands/inspect';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
+import { runOptimizeCommand } from './commands/optimize';
 import { runExportCommand, runInfoCommand, runRerunCommand, runRerunStaleCommand } from './commands/project';
 import { UsageError } from './args';
 
@@ -19,7 +20,10 @@ const USAGE = `Usage:
   cli rerun-stale FILE [--model DIR]
   cli info FILE
   cli export FILE [--psd OUT.psd] [--png OUT.png]
-  cli inspect DIR [--provider ...] [--json]`;
+  cli inspect DIR [--provider ...] [--json]
+  cli optimize DIR [--out DIR2]
+           (a copy with the UNet's attention fused into com.microsoft.MultiHeadAttention; default
+           DIR2 is DIR-optimized; refused, writing nothing, unless every attention matches exactly)`;
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
@@ -39,6 +43,8 @@ export async function runCli(
         return await runInspectCommand(rest, io);
       case 'make-tiny-model':
         return await runMakeTinyModelCommand(rest, io);
+      case 'optimize':
+        return await runOptimizeCommand(rest, io);
       case 'rerun':
         return await runRerunCommand(rest, io);
       case 'rerun-stale':

@@ -8,6 +8,9 @@
  *   UNet call    ATTENTION_LIVE_TENSORS × batch × heads × tokens² × 4 for the self-attention of the
  *                first level (tokens = latent pixels; the quadratic term that dominates from 512²),
  *                plus CONV_LIVE_TENSORS × batch × first width × tokens × 4 for the convolutions;
+ *                with fused attention (`cli optimize`) the score tensors are not materialised:
+ *                FUSED_ATTENTION_SHARE of one (measured: 0.24 GB where one [3·8, 4096²] fp32
+ *                tensor is 1.6 GB);
  *   VAE decoder  VAE_LIVE_TENSORS × the largest width × pixels product over its levels × 4, plus its
  *                mid-block attention (one head over the latent pixels);
  *   VAE encoder  the same sizes in the other direction.
@@ -24,6 +27,7 @@ const RUNTIME_BYTES = 0.25 * GB;
 /** The attention scores, their scaled form and the softmax probabilities can be alive together. */
 export const ATTENTION_LIVE_TENSORS = 3;
 export const CONV_LIVE_TENSORS = 24;
+export const FUSED_ATTENTION_SHARE = 0.15;
 export const VAE_LIVE_TENSORS = 8;
 const FP16_ON_CPU_WEIGHT_FACTOR = 2.5;
 /** 'auto' never plans for more than this share of the machine's memory. */
@@ -47,6 +51,8 @@ export interface ModelDimensions {
   weightBytes: { textEncoder: number; unet: number; vaeEncoder: number; vaeDecoder: number };
   /** Resident bytes per file byte: 1 for fp32, more for fp16 graphs on CPU. */
   weightFactor: number;
+  /** The UNet's attention runs as one fused operator (an optimised folder). */
+  fusedAttention: boolean;
 }
 
 /** Stable Diffusion 1.5's widths, for exports that wrote no config.json. */
@@ -113,6 +119,8 @@ export function readModelDimensions(
       vaeDecoder: folderBytes(join(dir, 'vae_decoder')),
     },
     weightFactor: options.float16 && options.provider === 'cpu' ? FP16_ON_CPU_WEIGHT_FACTOR : 1,
+    // Written by the optimiser (optimizer.ts) beside the rewritten graph.
+    fusedAttention: existsSync(join(dir, 'unet', 'optimization.json')),
   };
 }
 
@@ -147,7 +155,8 @@ export function unetCallBytes(
   batch: number,
 ): number {
   const tokens = latentWidth * latentHeight;
-  const attention = ATTENTION_LIVE_TENSORS * batch * dims.unetHeads * tokens * tokens * FLOAT_BYTES;
+  const share = dims.fusedAttention ? FUSED_ATTENTION_SHARE : ATTENTION_LIVE_TENSORS;
+  const attention = share * batch * dims.unetHeads * tokens * tokens * FLOAT_BYTES;
   const convolutions = CONV_LIVE_TENSORS * batch * (dims.unetWidths[0] ?? 320) * tokens * FLOAT_BYTES;
   return attention + convolutions;
 }
