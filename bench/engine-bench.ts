@@ -9,6 +9,7 @@
  *   npm run bench -- --quick         tiny model only
  *   npm run bench -- --sizes 256,512 processing sizes (square)
  *   npm run bench -- --steps 4       UNet steps per edit (default 6 tiny, 2 realistic)
+ *   npm run bench -- --no-optimised  skip the optimised copies (cli optimize) of each model
  *
  * Plans compared: "batch 3" (the three guidance rows in one UNet call, VAE sessions resident) and
  * "rows in sequence" (one row per call, VAE sessions opened only while they run).
@@ -22,6 +23,7 @@ import { parseArgs } from 'node:util';
 import type { EditSettings, RgbImage } from '../src/shared/engine-types';
 import { guidanceRows } from '../src/main/engine/guidance';
 import { editPeakBytes, readModelDimensions, resolveMemoryBudget } from '../src/main/engine/memory-budget';
+import { optimizeModelFolder } from '../src/main/engine/optimizer';
 import { InstructPix2PixPipeline, type PipelineLoadOptions } from '../src/main/engine/pipeline';
 import { makeTinyModel, REALISTIC_WIDTHS } from '../src/main/engine/tiny-model/tiny-model';
 
@@ -56,6 +58,7 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     sizes: { type: 'string' },
     child: { type: 'string' },
+    'no-optimised': { type: 'boolean' },
   },
   allowPositionals: false,
 });
@@ -229,15 +232,23 @@ async function main(): Promise<void> {
       process.stderr.write(
         `generated ${model.name} model in ${(performance.now() - started).toFixed(0)} ms\n`,
       );
+      const variants = [{ name: model.name, dir }];
+      if (!values['no-optimised']) {
+        const optimised = await optimizeModelFolder(dir, `${dir}-optimised`);
+        process.stderr.write(`optimised: ${optimised.attentionRewritten} attention blocks fused\n`);
+        variants.push({ name: `${model.name}, optimised`, dir: optimised.outDir });
+      }
       const sizes = explicitSizes ?? [256, 512, 768];
       for (const size of sizes) {
-        for (const plan of Object.keys(PLANS) as PlanName[]) {
-          const job: Job = { model: model.name, dir, size, steps: model.steps, plan };
+        for (const [variant, plan] of variants.flatMap((v) =>
+          (Object.keys(PLANS) as PlanName[]).map((p) => [v, p] as const),
+        )) {
+          const job: Job = { model: variant.name, dir: variant.dir, size, steps: model.steps, plan };
           if (!explicitSizes && size === 768 && !fitsBudget(job)) {
-            process.stderr.write(`skipping ${model.name} at 768² ${plan}: over the memory budget\n`);
+            process.stderr.write(`skipping ${variant.name} at 768² ${plan}: over the memory budget\n`);
             continue;
           }
-          process.stderr.write(`benchmarking ${model.name} at ${size}², ${plan}…\n`);
+          process.stderr.write(`benchmarking ${variant.name} at ${size}², ${plan}…\n`);
           rows.push(await runChild(job));
         }
       }
