@@ -40,6 +40,10 @@ describe('memory budget setting', () => {
     expect(resolveMemoryBudget('auto', { free: 4 * GB, total: 16 * GB, rss: 2 * GB })).toBe(6 * GB);
     expect(resolveMemoryBudget('auto', { free: 15 * GB, total: 16 * GB, rss: 1 * GB })).toBe(0.85 * 16 * GB);
     expect(resolveMemoryBudget(5 * GB, { free: 1, total: 2, rss: 0 })).toBe(5 * GB);
+    // macOS reports its cache as used: at least 60 % of the machine there, not elsewhere.
+    const tight = { free: 1 * GB, total: 16 * GB, rss: 1 * GB };
+    expect(resolveMemoryBudget('auto', { ...tight, platform: 'darwin' })).toBeCloseTo(0.6 * 16 * GB, -3);
+    expect(resolveMemoryBudget('auto', { ...tight, platform: 'linux' })).toBe(2 * GB);
   });
 });
 

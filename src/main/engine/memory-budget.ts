@@ -32,6 +32,7 @@ export const VAE_LIVE_TENSORS = 8;
 const FP16_ON_CPU_WEIGHT_FACTOR = 2.5;
 /** 'auto' never plans for more than this share of the machine's memory. */
 const AUTO_SHARE_OF_TOTAL = 0.85;
+const MACOS_AVAILABLE_SHARE = 0.6;
 
 export type MemoryBudgetSetting = number | 'auto';
 export type UnetBatchMode = 'auto' | 'all-rows' | 'row-by-row';
@@ -77,18 +78,21 @@ export function parseMemoryBudget(raw: string): MemoryBudgetSetting {
 
 /**
  * 'auto' = the memory free now plus what this process already holds (its sessions count as its
- * own), at most 85 % of the machine's memory.
+ * own), at most 85 % of the machine's memory. macOS counts its file cache and compressed pages as
+ * used, so there 'free' understates what can be had: at least 60 % of the machine is assumed.
  */
 export function resolveMemoryBudget(
   setting: MemoryBudgetSetting | undefined,
-  machine: { free: number; total: number; rss: number } = {
+  machine: { free: number; total: number; rss: number; platform?: NodeJS.Platform } = {
     free: freemem(),
     total: totalmem(),
     rss: process.memoryUsage.rss(),
+    platform: process.platform,
   },
 ): number {
   if (typeof setting === 'number') return setting;
-  return Math.min(machine.free + machine.rss, machine.total * AUTO_SHARE_OF_TOTAL);
+  const floor = machine.platform === 'darwin' ? MACOS_AVAILABLE_SHARE * machine.total : 0;
+  return Math.min(Math.max(machine.free + machine.rss, floor), machine.total * AUTO_SHARE_OF_TOTAL);
 }
 
 export function formatBytes(bytes: number): string {
