@@ -30,7 +30,7 @@ const FLOAT_BYTES = 4;
 const RUNTIME_BYTES = 0.25 * GB;
 /**
  * The attention scores and the softmax probabilities are alive together (onnxruntime reuses the
- * scaled scores' buffer). Calibrated on the realistic-width model at 512²: the estimate is 7–22 %
+ * scaled scores' buffer). Calibrated on the realistic-width model at 512²: the estimate is 4–21 %
  * above the measured peaks of every plan (see the README's table).
  */
 export const ATTENTION_LIVE_TENSORS = 2;
