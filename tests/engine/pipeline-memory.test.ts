@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EditSettings, RgbImage } from '../../src/shared/engine-types';
-import { InsufficientMemoryError, largestFittingSize, planMemory } from '../../src/main/engine/memory-budget';
+import {
+  editPeakBytes,
+  InsufficientMemoryError,
+  largestFittingSize,
+  planMemory,
+} from '../../src/main/engine/memory-budget';
 import { InstructPix2PixPipeline, type PipelineLoadOptions } from '../../src/main/engine/pipeline';
 import { makeTinyModel, type TinyModelPrecision } from '../../src/main/engine/tiny-model/tiny-model';
 
@@ -138,6 +143,27 @@ describe('an edit that cannot fit the budget', () => {
       const result = await pipeline.edit(picture(fits.width, fits.height), { ...settings, steps: 1 });
       expect([result.image.width, result.image.height]).toEqual([fits.width, fits.height]);
       expect(pipeline.counters.unetRuns).toBe(3 / plan.unetBatch);
+    } finally {
+      await pipeline.dispose();
+    }
+  });
+
+  it('a budget that fits rows in sequence but not one batch of three runs the rows one by one', async () => {
+    const probe = await InstructPix2PixPipeline.load(dirs.float32!, { provider: 'cpu' });
+    const dims = probe.dimensions;
+    await probe.dispose();
+    const size = 256;
+    const budget = editPeakBytes(dims, size, size, 1, 'resident');
+    expect(editPeakBytes(dims, size, size, 3, 'on-demand')).toBeGreaterThan(budget);
+    const pipeline = await InstructPix2PixPipeline.load(dirs.float32!, {
+      provider: 'cpu',
+      memoryBudget: budget,
+    });
+    try {
+      expect(pipeline.memoryPlan(size, size, 3)).toMatchObject({ unetBatch: 1, vaeSessions: 'resident' });
+      await pipeline.edit(picture(size, size), { ...settings, steps: 2 });
+      expect(pipeline.counters.unetRuns).toBe(2 * 3);
+      expect(pipeline.loadedSessions()).toEqual(['text_encoder', 'unet', 'vae_encoder', 'vae_decoder']);
     } finally {
       await pipeline.dispose();
     }
