@@ -1,37 +1,69 @@
 /**
- * Engine benchmark: per-stage times, UNet rows, pipeline overhead over raw session.run, the cost of
- * a re-run with cached conditioning, and peak RSS, for generated tiny and realistic-width models.
+ * Engine benchmark: for generated tiny and realistic-width models, per size and memory plan, the
+ * peak RSS of each stage (load, text encoder, VAE encoder, UNet loop, VAE decoder), the time per
+ * UNet step, the pipeline's overhead over onnxruntime's own run calls and the estimate the memory
+ * budget plans with. Each measurement runs in its own process so peaks do not carry over.
  * Not a test: it prints a table (and writes bench-output/engine-bench.json).
  *
- *   npm run bench                 tiny + realistic widths, 256² and 512²
- *   npm run bench -- --quick      tiny model only
- *   npm run bench -- --steps 10   UNet steps per edit (default 20 tiny, 4 realistic)
+ *   npm run bench                    tiny + realistic widths at 256² and 512² (768² when it fits)
+ *   npm run bench -- --quick         tiny model only
+ *   npm run bench -- --sizes 256,512 processing sizes (square)
+ *   npm run bench -- --steps 4       UNet steps per edit (default 6 tiny, 2 realistic)
+ *   npm run bench -- --no-optimised  skip the optimised copies (cli optimize) of each model
+ *
+ * Plans compared: "batch 3" (the three guidance rows in one UNet call, VAE sessions resident) and
+ * "rows in sequence" (one row per call, VAE sessions opened only while they run).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { EditSettings, EditTimings, RgbImage } from '../src/shared/engine-types';
-import { InstructPix2PixPipeline } from '../src/main/engine/pipeline';
+import type { EditSettings, RgbImage } from '../src/shared/engine-types';
+import { guidanceRows } from '../src/main/engine/guidance';
+import { editPeakBytes, readModelDimensions, resolveMemoryBudget } from '../src/main/engine/memory-budget';
+import { optimizeModelFolder } from '../src/main/engine/optimizer';
+import { InstructPix2PixPipeline, type PipelineLoadOptions } from '../src/main/engine/pipeline';
 import { makeTinyModel, REALISTIC_WIDTHS } from '../src/main/engine/tiny-model/tiny-model';
 
-interface Row {
+const PLANS = {
+  'batch 3': { unetBatch: 'all-rows', vaeSessions: 'resident' },
+  'rows in sequence': { unetBatch: 'row-by-row', vaeSessions: 'on-demand' },
+} as const satisfies Record<string, PipelineLoadOptions>;
+type PlanName = keyof typeof PLANS;
+
+interface Job {
   model: string;
+  dir: string;
   size: number;
   steps: number;
+  plan: PlanName;
+}
+
+interface Measurement extends Job {
   loadMs: number;
-  first: EditTimings;
-  rerun: EditTimings;
-  rerunTwoRows: EditTimings;
+  unetStepMs: number;
+  unetCallsPerStep: number;
+  editMs: number;
   overheadPercent: number;
-  peakRssMb: number;
+  /** Peak RSS in MB while each stage ran (the process's resident memory, weights included). */
+  peakMb: { load: number; text: number; vaeEncode: number; unet: number; vaeDecode: number };
+  estimateMb: number;
 }
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, steps: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean' },
+    steps: { type: 'string' },
+    sizes: { type: 'string' },
+    child: { type: 'string' },
+    'no-optimised': { type: 'boolean' },
+  },
   allowPositionals: false,
 });
+
+const MB = 1024 * 1024;
 
 function testImage(size: number): RgbImage {
   const data = new Uint8Array(size * size * 3);
@@ -46,78 +78,150 @@ function testImage(size: number): RgbImage {
   return { width: size, height: size, data };
 }
 
-function sum(values: readonly number[]): number {
-  return values.reduce((a, b) => a + b, 0);
+/** Linux: VmHWM is the peak RSS; writing 5 to clear_refs resets it to the current RSS. */
+function resetPeak(): void {
+  writeFileSync('/proc/self/clear_refs', '5');
 }
 
-async function benchModel(name: string, dir: string, size: number, steps: number): Promise<Row> {
-  const loadStarted = performance.now();
-  const pipeline = await InstructPix2PixPipeline.load(dir, { provider: 'cpu' });
-  const loadMs = performance.now() - loadStarted;
+function peakMb(): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+async function stage<T>(task: () => Promise<T>): Promise<{ value: T; peak: number; ms: number }> {
+  resetPeak();
+  const started = performance.now();
+  const value = await task();
+  return { value, peak: peakMb(), ms: performance.now() - started };
+}
+
+/** Runs in the child process: one model, one size, one plan. */
+async function measure(job: Job): Promise<Measurement> {
+  const settings: EditSettings = {
+    instruction: 'make it look like a watercolor painting',
+    steps: job.steps,
+    textGuidance: 7.5,
+    imageGuidance: 1.5,
+    seed: 1,
+    scheduler: 'euler-ancestral',
+    resolution: 'native',
+  };
+  const image = testImage(job.size);
+  const load = await stage(() =>
+    InstructPix2PixPipeline.load(job.dir, { provider: 'cpu', memoryBudget: 'auto', ...PLANS[job.plan] }),
+  );
+  const pipeline = load.value;
   try {
-    const image = testImage(size);
-    const settings: EditSettings = {
-      instruction: 'make it look like a watercolor painting',
-      steps,
-      textGuidance: 7.5,
-      imageGuidance: 1.5,
-      seed: 1,
-      scheduler: 'euler-ancestral',
-      resolution: 'native',
-    };
+    const plan = PLANS[job.plan];
+    const rows = guidanceRows(settings.imageGuidance);
+    const estimate = editPeakBytes(
+      pipeline.dimensions,
+      job.size,
+      job.size,
+      plan.unetBatch === 'all-rows' ? rows : 1,
+      plan.vaeSessions,
+    );
     const runBefore = pipeline.sessionRunMs();
-    const first = (await pipeline.edit(image, settings)).timings;
-    const runDuring = pipeline.sessionRunMs() - runBefore;
-    // Overhead: everything the pipeline does beyond onnxruntime's own run calls.
-    const overheadPercent = ((first.totalMs - runDuring) / first.totalMs) * 100;
-    const rerun = (await pipeline.edit(image, { ...settings, textGuidance: 5, seed: 2 })).timings;
-    const rerunTwoRows = (await pipeline.edit(image, { ...settings, imageGuidance: 1, seed: 3 })).timings;
+    const editStarted = performance.now();
+    const text = await stage(async () => ({
+      instruction: (await pipeline.textEmbedding(settings.instruction)).embedding,
+      empty: (await pipeline.textEmbedding('')).embedding,
+    }));
+    const encode = await stage(() => pipeline.imageLatents(image));
+    const stepTimes: number[] = [];
+    const callsBefore = pipeline.counters.unetRuns;
+    const unet = await stage(() =>
+      pipeline.denoise({
+        imageLatents: encode.value,
+        latentWidth: job.size / 8,
+        latentHeight: job.size / 8,
+        instruction: text.value.instruction,
+        empty: text.value.empty,
+        settings,
+        stepTimes,
+      }),
+    );
+    const decode = await stage(() => pipeline.decode(unet.value, job.size / 8, job.size / 8));
+    const editMs = performance.now() - editStarted;
+    const runMs = pipeline.sessionRunMs() - runBefore;
     return {
-      model: name,
-      size,
-      steps,
-      loadMs,
-      first,
-      rerun,
-      rerunTwoRows,
-      overheadPercent,
-      peakRssMb: process.resourceUsage().maxRSS / 1024,
+      ...job,
+      loadMs: load.ms,
+      unetStepMs: stepTimes.reduce((a, b) => a + b, 0) / stepTimes.length,
+      unetCallsPerStep: (pipeline.counters.unetRuns - callsBefore) / job.steps,
+      editMs,
+      overheadPercent: ((editMs - runMs) / editMs) * 100,
+      peakMb: {
+        load: load.peak,
+        text: text.peak,
+        vaeEncode: encode.peak,
+        unet: unet.peak,
+        vaeDecode: decode.peak,
+      },
+      estimateMb: estimate / MB,
     };
   } finally {
     await pipeline.dispose();
   }
 }
 
-function formatRow(row: Row): string {
-  const step = (t: EditTimings) => sum(t.unetStepMs) / Math.max(1, t.unetStepMs.length);
+/** Runs one job in a fresh process (this script with --child) and reads its JSON line. */
+function runChild(job: Job): Promise<Measurement> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, process.argv[1]!, '--child', JSON.stringify(job)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as Measurement);
+      else reject(new Error(`${job.model} ${job.size}² ${job.plan} failed (exit ${code}): ${out}`));
+    });
+  });
+}
+
+function formatRow(row: Measurement): string {
+  const peaks = row.peakMb;
+  const peak = Math.max(peaks.load, peaks.text, peaks.vaeEncode, peaks.unet, peaks.vaeDecode);
   const cells = [
     row.model,
     `${row.size}²`,
+    row.plan,
     String(row.steps),
     row.loadMs.toFixed(0),
-    row.first.tokenizeMs.toFixed(2),
-    row.first.textEncoderMs.toFixed(1),
-    row.first.vaeEncoderMs.toFixed(1),
-    `${step(row.first).toFixed(1)} (${row.first.unetRows} rows)`,
-    `${step(row.rerunTwoRows).toFixed(1)} (${row.rerunTwoRows.unetRows} rows)`,
-    row.first.vaeDecoderMs.toFixed(1),
-    row.first.totalMs.toFixed(0),
-    `${row.rerun.totalMs.toFixed(0)} (TE ${row.rerun.textEncoderRuns}, VAE-E ${row.rerun.vaeEncoderRuns})`,
+    `${row.unetStepMs.toFixed(1)} (${row.unetCallsPerStep} calls)`,
+    row.editMs.toFixed(0),
     `${row.overheadPercent.toFixed(2)} %`,
-    row.peakRssMb.toFixed(0),
+    peaks.load.toFixed(0),
+    peaks.text.toFixed(0),
+    peaks.vaeEncode.toFixed(0),
+    peaks.unet.toFixed(0),
+    peaks.vaeDecode.toFixed(0),
+    peak.toFixed(0),
+    row.estimateMb.toFixed(0),
   ];
   return `| ${cells.join(' | ')} |`;
 }
 
 async function main(): Promise<void> {
+  if (values.child) {
+    const result = await measure(JSON.parse(values.child) as Job);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
   const root = mkdtempSync(join(tmpdir(), 'ip2p-bench-'));
-  const rows: Row[] = [];
+  const rows: Measurement[] = [];
   const stepsOverride = values.steps === undefined ? undefined : Number(values.steps);
+  const explicitSizes = values.sizes?.split(',').map(Number);
   try {
     const models: { name: string; realistic: boolean; steps: number }[] = [
-      { name: 'tiny', realistic: false, steps: stepsOverride ?? 20 },
+      { name: 'tiny', realistic: false, steps: stepsOverride ?? 6 },
     ];
-    if (!values.quick) models.push({ name: 'realistic widths', realistic: true, steps: stepsOverride ?? 4 });
+    if (!values.quick) models.push({ name: 'realistic widths', realistic: true, steps: stepsOverride ?? 2 });
     for (const model of models) {
       const dir = join(root, model.name.replace(/\W+/g, '-'));
       const started = performance.now();
@@ -128,9 +232,25 @@ async function main(): Promise<void> {
       process.stderr.write(
         `generated ${model.name} model in ${(performance.now() - started).toFixed(0)} ms\n`,
       );
-      for (const size of [256, 512]) {
-        process.stderr.write(`benchmarking ${model.name} at ${size}²…\n`);
-        rows.push(await benchModel(model.name, dir, size, model.steps));
+      const variants = [{ name: model.name, dir }];
+      if (!values['no-optimised']) {
+        const optimised = await optimizeModelFolder(dir, `${dir}-optimised`);
+        process.stderr.write(`optimised: ${optimised.attentionRewritten} attention blocks fused\n`);
+        variants.push({ name: `${model.name}, optimised`, dir: optimised.outDir });
+      }
+      const sizes = explicitSizes ?? [256, 512, 768];
+      for (const size of sizes) {
+        for (const [variant, plan] of variants.flatMap((v) =>
+          (Object.keys(PLANS) as PlanName[]).map((p) => [v, p] as const),
+        )) {
+          const job: Job = { model: variant.name, dir: variant.dir, size, steps: model.steps, plan };
+          if (!explicitSizes && size === 768 && !fitsBudget(job)) {
+            process.stderr.write(`skipping ${variant.name} at 768² ${plan}: over the memory budget\n`);
+            continue;
+          }
+          process.stderr.write(`benchmarking ${variant.name} at ${size}², ${plan}…\n`);
+          rows.push(await runChild(job));
+        }
       }
     }
   } finally {
@@ -138,7 +258,7 @@ async function main(): Promise<void> {
   }
 
   const header =
-    '| model | size | steps | load ms | tokenize ms | text enc ms | VAE enc ms | UNet step ms | UNet step ms at s_I=1 | VAE dec ms | edit ms | re-run ms (encoder runs) | overhead | peak RSS MB |';
+    '| model | size | plan | steps | load ms | UNet step ms | edit ms | overhead | peak MB: load | text | VAE enc | UNet | VAE dec | edit | estimate MB |';
   const rule = `|${header
     .split('|')
     .slice(1, -1)
@@ -146,10 +266,20 @@ async function main(): Promise<void> {
     .join('|')}|`;
   const table = [header, rule, ...rows.map(formatRow)].join('\n');
   process.stdout.write(
-    `${table}\n\noverhead = (edit time − time inside onnxruntime's session.run) / edit time; target ≤ 2 %.\n`,
+    `${table}\n\npeak MB = the process's peak resident memory while that stage ran (weights included).\n` +
+      `overhead = (edit time − time inside onnxruntime's session.run) / edit time.\n`,
   );
   mkdirSync('bench-output', { recursive: true });
   writeFileSync(join('bench-output', 'engine-bench.json'), JSON.stringify(rows, null, 2));
+}
+
+/** Whether the plan's estimated peak fits the machine's free memory ('auto' budget). */
+function fitsBudget(job: Job): boolean {
+  const plan = PLANS[job.plan];
+  const dimensions = readModelDimensions(job.dir, { float16: false, provider: 'cpu' });
+  const batch = plan.unetBatch === 'all-rows' ? 3 : 1;
+  const estimate = editPeakBytes(dimensions, job.size, job.size, batch, plan.vaeSessions);
+  return estimate <= resolveMemoryBudget('auto');
 }
 
 main().catch((error: unknown) => {

@@ -176,6 +176,51 @@ describe('cli edit', () => {
   });
 });
 
+describe('cli memory options', () => {
+  it('--memory-budget refuses an edit that cannot fit, naming the size that would; bad values are usage errors', async () => {
+    const bigInput = join(root, 'big.png');
+    await sharp(Buffer.alloc(1024 * 1024 * 3, 120), { raw: { width: 1024, height: 1024, channels: 3 } })
+      .png()
+      .toFile(bigInput);
+    const output = join(root, 'too-big.png');
+    const edit = (extra: string[]) =>
+      cli([
+        'edit',
+        '--model',
+        modelDir,
+        '--input',
+        bigInput,
+        '--instruction',
+        'x',
+        '--output',
+        output,
+        ...extra,
+      ]);
+    const refused = await edit([
+      '--memory-budget',
+      '600MB',
+      '--threads',
+      '1',
+      '--provider',
+      'cpu',
+      '--resolution',
+      'native',
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^error: A 1024×1024 edit needs about [\d.]+ GB of memory but the budget is 600 MB; the largest size that fits is (\d+)×\1 /,
+    );
+    expect(existsSync(output)).toBe(false);
+
+    const badBudget = await edit(['--memory-budget', 'plenty']);
+    expect(badBudget.code).toBe(2);
+    expect(badBudget.stderr).toMatch(/^error: --memory-budget: a memory budget looks like 6GB/);
+    const badThreads = await edit(['--threads', '0']);
+    expect(badThreads.code).toBe(2);
+    expect(badThreads.stderr).toBe('error: --threads must be from 1 to 256, got 0\n');
+  });
+});
+
 describe('cli inspect and make-tiny-model', () => {
   it('make-tiny-model writes a loadable fp16 diffusers folder that inspect describes', async () => {
     const dir = join(root, 'made');

@@ -1,3 +1,5 @@
+import { parseMemoryBudget, type MemoryBudgetSetting } from '../engine/memory-budget';
+import type { PipelineLoadOptions } from '../engine/pipeline';
 import {
   PROVIDER_NAMES,
   SCHEDULER_NAMES,
@@ -58,4 +60,31 @@ export function parseResolution(raw: unknown): '512' | 'native' | undefined {
   if (raw !== '512' && raw !== 'native')
     throw new UsageError(`--resolution must be 512 or native, got '${String(raw)}'`);
   return raw;
+}
+
+/** The options every command that loads the engine accepts. */
+export const ENGINE_OPTIONS = {
+  provider: { type: 'string' },
+  'memory-budget': { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+export function parseMemoryBudgetArg(raw: unknown): MemoryBudgetSetting | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseMemoryBudget(String(raw));
+  } catch (error) {
+    throw new UsageError(`--memory-budget: ${(error as Error).message}`);
+  }
+}
+
+/** --provider, --memory-budget (6GB, 512MB, auto) and --threads as pipeline load options. */
+export function engineOptionsFromArgs(values: Record<string, unknown>): PipelineLoadOptions {
+  const threads = optionalNumber(values, 'threads', { integer: true, min: 1, max: 256 });
+  const memoryBudget = parseMemoryBudgetArg(values['memory-budget']);
+  return {
+    provider: parseProvider(values.provider),
+    ...(memoryBudget === undefined ? {} : { memoryBudget }),
+    ...(threads === undefined ? {} : { threads }),
+  };
 }

@@ -6,6 +6,7 @@ import { runExportPairsCommand } from './commands/export-pairs';
 import { runInspectCommand } from './commands/inspect';
 import { runMakeTinyClipCommand } from './commands/make-tiny-clip';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
+import { runOptimizeCommand } from './commands/optimize';
 import { runExportCommand, runInfoCommand, runRerunCommand, runRerunStaleCommand } from './commands/project';
 import { UsageError } from './args';
 
@@ -14,6 +15,7 @@ const USAGE = `Usage:
            [--steps 20] [--text-guidance 7.5] [--image-guidance 1.5] [--seed N]
            [--scheduler euler-ancestral|euler|ddim|dpmpp-2m] [--karras]
            [--resolution 512|native] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--json]
+           [--memory-budget 6GB|auto] [--threads N] (also on rerun and rerun-stale)
   cli make-tiny-model OUT_DIR [--flavor diffusers|optimum-legacy|optimum] [--fp16] [--analytic] [--realistic]
            [--demo] (--demo: a model whose edits tint the picture towards the instruction's colour word)
   cli edit ... --project FILE [--input IMAGE] [--output OUT.png]
@@ -31,6 +33,9 @@ const USAGE = `Usage:
            [--image-guidance F] [--seed 0] [--resolution 512|native] [--provider ...] [--json]
            (CLIP image similarity, CLIP-T, directional similarity, L1/L2 to targets; --out resumes;
            without --clip: a CLIP export in MODEL/clip, or ../clip-vit-large-patch14 or ../clip beside it)
+  cli optimize DIR [--out DIR2]
+           (a copy with the UNet's attention fused into com.microsoft.MultiHeadAttention; default
+           DIR2 is DIR-optimized; refused, writing nothing, unless every attention matches exactly)
 Every command: --verbose also shows onnxruntime's own warnings (by default only its errors).`;
 
 export interface CliIo {
@@ -54,6 +59,8 @@ export async function runCli(
         return await runInspectCommand(rest, io);
       case 'make-tiny-model':
         return await runMakeTinyModelCommand(rest, io);
+      case 'optimize':
+        return await runOptimizeCommand(rest, io);
       case 'rerun':
         return await runRerunCommand(rest, io);
       case 'rerun-stale':

@@ -40,8 +40,13 @@ export function float16BitsToFloat32(bits: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-export function toFloat16Bits(values: Float32Array): Uint16Array {
-  const out = new Uint16Array(values.length);
+/** Converts into `out` when given (reused between UNet steps), else into a new array. */
+export function toFloat16Bits(
+  values: Float32Array,
+  out: Uint16Array<ArrayBuffer> = new Uint16Array(values.length),
+): Uint16Array<ArrayBuffer> {
+  if (out.length !== values.length)
+    throw new Error(`float16 buffer holds ${out.length}, need ${values.length}`);
   for (let i = 0; i < values.length; i++) out[i] = float32ToFloat16Bits(values[i]!);
   return out;
 }

@@ -20,7 +20,21 @@ import { InvalidSettingsError, throwIfAborted } from './errors';
 import { combineGuidance, guidanceRows } from './guidance';
 import { processingSize, resizeRgb, rgbToTensor, tensorToRgb } from './image-io';
 import { LruCache } from './lru-cache';
+import {
+  formatBytes,
+  InsufficientMemoryError,
+  largestFittingSize,
+  planMemory,
+  readModelDimensions,
+  resolveMemoryBudget,
+  type MemoryBudgetSetting,
+  type MemoryPlan,
+  type ModelDimensions,
+  type UnetBatchMode,
+  type VaeSessionMode,
+} from './memory-budget';
 import { inspectModelFolder, type ModelFolderLayout } from './model-folder';
+import { OnDemandModel } from './models/on-demand';
 import { TextEncoder } from './models/text-encoder';
 import { Unet } from './models/unet';
 import { LATENT_CHANNELS, VaeDecoder, VaeEncoder } from './models/vae';
@@ -37,7 +51,14 @@ const IMAGE_LATENT_CACHE_ENTRIES = 8;
 
 export interface PipelineLoadOptions {
   provider?: ProviderName;
-  intraOpNumThreads?: number;
+  /** Bytes an edit may use, or 'auto' (the machine's free memory; see memory-budget.ts). Default auto. */
+  memoryBudget?: MemoryBudgetSetting;
+  /** onnxruntime's intra-op threads; undefined = one per core. */
+  threads?: number;
+  /** What the budget would choose, overridden: all guidance rows in one UNet call, or one by one. */
+  unetBatch?: UnetBatchMode;
+  /** What the budget would choose, overridden: VAE sessions kept loaded, or opened for each use. */
+  vaeSessions?: VaeSessionMode;
   /** How sessions are created and which providers `auto` tries (tests inject provider failures). */
   sessions?: Pick<SessionFactoryOptions, 'openSession' | 'autoOrder' | 'unavailableReason'>;
 }
@@ -59,6 +80,8 @@ export interface DenoiseInput {
   options?: EditRunOptions;
   /** Collects per-step UNet times. */
   stepTimes?: number[];
+  /** Rows per UNet call; by default what the memory plan chooses. */
+  unetBatch?: number;
 }
 
 /** Counters since load, so callers (and tests) can see what the caches saved. */
@@ -66,6 +89,7 @@ export interface PipelineCounters {
   textEncoderRuns: number;
   vaeEncoderRuns: number;
   vaeDecoderRuns: number;
+  /** UNet session calls: one per step with all rows batched, one per row and step in sequence. */
   unetRuns: number;
   unetRows: number;
 }
@@ -86,6 +110,8 @@ export class InstructPix2PixPipeline implements EditEngine {
   private readonly textCache = new LruCache<string, TextEmbedding>(TEXT_CACHE_ENTRIES);
   private readonly latentCache = new LruCache<string, Float32Array>(IMAGE_LATENT_CACHE_ENTRIES);
   private disposed = false;
+  /** Whether VAE sessions stay loaded after use; set by each edit's memory plan. */
+  private keepVaeLoaded: boolean;
 
   private constructor(
     readonly info: ModelInfo,
@@ -93,28 +119,88 @@ export class InstructPix2PixPipeline implements EditEngine {
     private readonly schedulerConfig: SchedulerConfig,
     private readonly textEncoder: TextEncoder,
     private readonly unet: Unet,
-    private readonly vaeEncoder: VaeEncoder,
-    private readonly vaeDecoder: VaeDecoder,
+    private readonly vaeEncoder: OnDemandModel<VaeEncoder>,
+    private readonly vaeDecoder: OnDemandModel<VaeDecoder>,
     private readonly vaeScalingFactor: number,
     private readonly sessions: readonly OnnxSession[],
-  ) {}
+    /** The model's sizes, for memory estimates. */
+    readonly dimensions: ModelDimensions,
+    private readonly memory: PipelineLoadOptions,
+  ) {
+    this.keepVaeLoaded = memory.vaeSessions !== 'on-demand';
+  }
 
   /** Milliseconds spent inside onnxruntime's run calls since load, all sessions together. */
   sessionRunMs(): number {
-    return this.sessions.reduce((sum, session) => sum + session.stats.runMs, 0);
+    return (
+      this.sessions.reduce((sum, session) => sum + session.stats.runMs, 0) +
+      this.vaeEncoder.runMs() +
+      this.vaeDecoder.runMs()
+    );
+  }
+
+  /** Which sub-models hold a session now (the VAE's may be released under a tight budget). */
+  loadedSessions(): string[] {
+    return [
+      'text_encoder',
+      'unet',
+      ...(this.vaeEncoder.loaded ? ['vae_encoder'] : []),
+      ...(this.vaeDecoder.loaded ? ['vae_decoder'] : []),
+    ];
+  }
+
+  /** VAE sessions opened again after being released, since load. */
+  vaeReopenCount(): number {
+    return this.vaeEncoder.reopenCount + this.vaeDecoder.reopenCount;
+  }
+
+  /**
+   * How an edit at this processing size runs within the memory budget (rows per UNet call, VAE
+   * sessions), or an InsufficientMemoryError naming the largest size that fits.
+   */
+  memoryPlan(width: number, height: number, rows: number): MemoryPlan {
+    const budget = resolveMemoryBudget(this.memory.memoryBudget);
+    const plan = planMemory(this.dimensions, {
+      width,
+      height,
+      rows,
+      budget,
+      unetBatch: this.memory.unetBatch,
+      vaeSessions: this.memory.vaeSessions,
+    });
+    if (plan) return plan;
+    const cheapest = planMemory(this.dimensions, {
+      width,
+      height,
+      rows,
+      budget: Number.POSITIVE_INFINITY,
+      unetBatch: 'row-by-row',
+      vaeSessions: 'on-demand',
+    })!;
+    const fits = largestFittingSize(this.dimensions, width, height, rows, budget);
+    throw new InsufficientMemoryError(
+      `A ${width}×${height} edit needs about ${formatBytes(cheapest.peakBytes)} of memory but the budget ` +
+        `is ${formatBytes(budget)}; ` +
+        (fits
+          ? `the largest size that fits is ${fits.width}×${fits.height} (choose a smaller size or raise the memory budget).`
+          : 'no size fits this model (raise the memory budget or close other programs).'),
+    );
   }
 
   static async load(dir: string, options: PipelineLoadOptions = {}): Promise<InstructPix2PixPipeline> {
     const layout = inspectModelFolder(dir);
     const tokenizer = await ClipTokenizer.fromFolder(layout.tokenizerDir);
     const schedulerConfig = parseSchedulerConfig(layout.schedulerConfig);
+    if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+      throw new InvalidSettingsError(`threads must be a whole number of at least 1, got ${options.threads}`);
+    }
     const { factory, probe } = await createSessionFactory(
       layout.paths.textEncoder,
       'text_encoder/model.onnx',
       {
         ...options.sessions,
         provider: options.provider ?? 'auto',
-        intraOpNumThreads: options.intraOpNumThreads,
+        intraOpNumThreads: options.threads,
       },
     );
     const sessions: OnnxSession[] = [probe];
@@ -123,16 +209,24 @@ export class InstructPix2PixPipeline implements EditEngine {
       const unetSession = await factory.create(layout.paths.unet, 'unet/model.onnx');
       sessions.push(unetSession);
       const unet = new Unet(unetSession, layout.unetConfigInChannels);
-      const encoderSession = await factory.create(layout.paths.vaeEncoder, 'vae_encoder/model.onnx');
+      // The VAE sessions open at load too, so a broken file is reported now, not mid-edit.
+      const openEncoder = () => factory.create(layout.paths.vaeEncoder, 'vae_encoder/model.onnx');
+      const openDecoder = () => factory.create(layout.paths.vaeDecoder, 'vae_decoder/model.onnx');
+      const encoderSession = await openEncoder();
       sessions.push(encoderSession);
-      const vaeEncoder = new VaeEncoder(encoderSession);
-      const decoderSession = await factory.create(layout.paths.vaeDecoder, 'vae_decoder/model.onnx');
+      const vaeEncoder = new OnDemandModel(openEncoder, (s) => new VaeEncoder(s), encoderSession);
+      const decoderSession = await openDecoder();
       sessions.push(decoderSession);
-      const vaeDecoder = new VaeDecoder(decoderSession);
+      const vaeDecoder = new OnDemandModel(openDecoder, (s) => new VaeDecoder(s), decoderSession);
+      const flavor = detectFlavor(unet, new VaeEncoder(encoderSession));
+      if (options.vaeSessions === 'on-demand') {
+        await vaeEncoder.release();
+        await vaeDecoder.release();
+      }
 
       const info: ModelInfo = {
         dir,
-        flavor: detectFlavor(unet, vaeEncoder),
+        flavor,
         precision: unet.sampleType,
         provider: factory.provider,
         providerNotice: factory.notice,
@@ -153,7 +247,9 @@ export class InstructPix2PixPipeline implements EditEngine {
         vaeEncoder,
         vaeDecoder,
         readScalingFactor(layout),
-        sessions,
+        [probe, unetSession],
+        readModelDimensions(dir, { float16: unet.sampleType === 'float16', provider: factory.provider }),
+        options,
       );
     } catch (error) {
       await Promise.all(sessions.map((session) => session.dispose().catch(() => undefined)));
@@ -170,6 +266,10 @@ export class InstructPix2PixPipeline implements EditEngine {
     const before = { ...this.counters };
 
     const size = processingSize(source.width, source.height, settings.resolution);
+    // Refused here, before anything runs, when even the leanest plan would not fit.
+    const plan = this.memoryPlan(size.width, size.height, guidanceRows(settings.imageGuidance));
+    this.keepVaeLoaded = plan.vaeSessions === 'resident';
+    if (!this.keepVaeLoaded) await Promise.all([this.vaeEncoder.release(), this.vaeDecoder.release()]);
     const processedSource =
       size.width === source.width && size.height === source.height
         ? source
@@ -197,6 +297,7 @@ export class InstructPix2PixPipeline implements EditEngine {
       settings,
       options,
       stepTimes,
+      unetBatch: plan.unetBatch,
     });
 
     const decodeStarted = performance.now();
@@ -241,10 +342,16 @@ export class InstructPix2PixPipeline implements EditEngine {
     for (let i = 0; i < latentSize; i++) latents[i] = latents[i]! * scheduler.initNoiseSigma;
 
     const rows = guidanceRows(settings.imageGuidance);
-    const hiddenSize = instruction.data.length;
-    const hiddenStates = new Float32Array(rows * hiddenSize);
-    hiddenStates.set(instruction.data, 0);
-    for (let row = 1; row < rows; row++) hiddenStates.set(empty.data, row * hiddenSize);
+    const unetBatch = input.unetBatch ?? this.memoryPlan(latentWidth * 8, latentHeight * 8, rows).unetBatch;
+    // Rows: text + image, image only, nothing (the third only with image guidance ≠ 1).
+    const rowEmbeddings = [instruction.data, empty.data, empty.data].slice(0, rows);
+    const conditioning = this.unet.prepare(
+      rowEmbeddings,
+      instruction.dims,
+      latentHeight,
+      latentWidth,
+      unetBatch,
+    );
 
     // Channels 4..7 hold the image latents for rows 0 and 1 and stay zero for row 2 ("no image").
     const rowSize = this.unet.inChannels * plane;
@@ -259,16 +366,8 @@ export class InstructPix2PixPipeline implements EditEngine {
       const scaled = scheduler.scaleModelInput(latents, step);
       for (let row = 0; row < rows; row++) sample.set(scaled, row * rowSize);
 
-      const prediction = await this.unet.predict(
-        sample,
-        rows,
-        latentHeight,
-        latentWidth,
-        scheduler.timesteps[step]!,
-        hiddenStates,
-        instruction.dims,
-      );
-      this.counters.unetRuns++;
+      const prediction = await this.unet.predict(sample, conditioning, scheduler.timesteps[step]!);
+      this.counters.unetRuns += conditioning.calls.length;
       this.counters.unetRows += rows;
 
       const guided = combineGuidance(
@@ -316,7 +415,9 @@ export class InstructPix2PixPipeline implements EditEngine {
     const key = contentKey(image);
     const cached = this.latentCache.get(key);
     if (cached) return cached;
-    const latents = await this.vaeEncoder.encode(rgbToTensor(image), image.width, image.height);
+    const latents = await this.vaeEncoder.use(this.keepVaeLoaded, (encoder) =>
+      encoder.encode(rgbToTensor(image), image.width, image.height),
+    );
     this.counters.vaeEncoderRuns++;
     this.latentCache.set(key, latents);
     return latents;
@@ -325,7 +426,9 @@ export class InstructPix2PixPipeline implements EditEngine {
   async decode(latents: Float32Array, latentWidth: number, latentHeight: number): Promise<RgbImage> {
     const scaled = new Float32Array(latents.length);
     for (let i = 0; i < latents.length; i++) scaled[i] = latents[i]! / this.vaeScalingFactor;
-    const decoded = await this.vaeDecoder.decode(scaled, latentWidth, latentHeight);
+    const decoded = await this.vaeDecoder.use(this.keepVaeLoaded, (decoder) =>
+      decoder.decode(scaled, latentWidth, latentHeight),
+    );
     this.counters.vaeDecoderRuns++;
     return tensorToRgb(decoded, latentWidth * 8, latentHeight * 8);
   }
@@ -338,8 +441,8 @@ export class InstructPix2PixPipeline implements EditEngine {
     await Promise.all([
       this.textEncoder.dispose(),
       this.unet.dispose(),
-      this.vaeEncoder.dispose(),
-      this.vaeDecoder.dispose(),
+      this.vaeEncoder.release(),
+      this.vaeDecoder.release(),
     ]);
   }
 

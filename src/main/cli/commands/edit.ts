@@ -6,8 +6,9 @@ import { InstructPix2PixPipeline } from '../../engine/pipeline';
 import { randomSeed } from '../../engine/rng';
 import { writeFileAtomic } from '../../util/atomic-write';
 import {
+  ENGINE_OPTIONS,
+  engineOptionsFromArgs,
   optionalNumber,
-  parseProvider,
   parseResolution,
   parseScheduler,
   requireString,
@@ -29,7 +30,7 @@ export const EDIT_OPTIONS = {
   scheduler: { type: 'string' },
   karras: { type: 'boolean' },
   resolution: { type: 'string' },
-  provider: { type: 'string' },
+  ...ENGINE_OPTIONS,
   json: { type: 'boolean' },
   project: { type: 'string' },
 } as const;
@@ -72,12 +73,12 @@ export async function runEditCommand(args: string[], io: CliIo): Promise<number>
     throw new UsageError('--output is the input image; choose another file so the original is kept');
   }
   const settings = settingsFromArgs(values);
-  const provider = parseProvider(values.provider);
+  const engineOptions = engineOptionsFromArgs(values);
   const reporter = values.json ? jsonReporter((line) => io.stdout.write(line)) : humanReporter(io.stderr);
 
   const { image: source, notices } = await decodeImage(inputPath);
   for (const notice of notices) reporter.info(notice);
-  const pipeline = await InstructPix2PixPipeline.load(modelDir, { provider });
+  const pipeline = await InstructPix2PixPipeline.load(modelDir, engineOptions);
   const interrupt = abortOnInterrupt();
   try {
     if (pipeline.info.providerNotice) reporter.info(pipeline.info.providerNotice);

@@ -16,7 +16,7 @@ import {
   type DocumentRecord,
   type ModelRef,
 } from '../../../shared/document';
-import type { EditSettings, ProviderName } from '../../../shared/engine-types';
+import type { EditSettings } from '../../../shared/engine-types';
 import { exportPng, exportPsd } from '../../document/export';
 import { importImage } from '../../document/import';
 import { loadProject, saveProject } from '../../document/project-file';
@@ -24,7 +24,7 @@ import { DocumentSession, type JobOutcome } from '../../document/session';
 import { EditCancelledError } from '../../engine/errors';
 import { InstructPix2PixPipeline } from '../../engine/pipeline';
 import { writeFileAtomic } from '../../util/atomic-write';
-import { optionalNumber, parseProvider, requireString, UsageError } from '../args';
+import { ENGINE_OPTIONS, engineOptionsFromArgs, optionalNumber, requireString, UsageError } from '../args';
 import { parseCommandArgs, type CliIo } from '../main';
 import { humanReporter, jsonReporter, type ProgressReporter } from '../progress';
 import { abortOnInterrupt, settingsFromArgs } from './edit';
@@ -73,7 +73,7 @@ export async function runProjectEdit(values: Record<string, unknown>, io: CliIo)
 const RERUN_OPTIONS = {
   layer: { type: 'string' },
   model: { type: 'string' },
-  provider: { type: 'string' },
+  ...ENGINE_OPTIONS,
   steps: { type: 'string' },
   'text-guidance': { type: 'string' },
   'image-guidance': { type: 'string' },
@@ -123,7 +123,7 @@ export async function runRerunCommand(args: string[], io: CliIo): Promise<number
 
 const STALE_OPTIONS = {
   model: { type: 'string' },
-  provider: { type: 'string' },
+  ...ENGINE_OPTIONS,
   json: { type: 'boolean' },
 } as const;
 
@@ -275,8 +275,10 @@ async function withEngine<T extends { outcome: JobOutcome; layerId: string }>(
   session: DocumentSession,
   work: (run: (jobId: string) => Promise<JobOutcome>) => Promise<T>,
 ): Promise<T> {
-  const provider: ProviderName = parseProvider(values.provider);
-  const pipeline = await InstructPix2PixPipeline.load(modelDir(values, session.doc), { provider });
+  const pipeline = await InstructPix2PixPipeline.load(
+    modelDir(values, session.doc),
+    engineOptionsFromArgs(values),
+  );
   if (pipeline.info.providerNotice) reporter.info(pipeline.info.providerNotice);
   const model: ModelRef = {
     id: pipeline.info.dir,

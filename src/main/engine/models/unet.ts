@@ -1,6 +1,6 @@
 import type { TensorInfo } from '../../../shared/engine-types';
 import type { OnnxSession, TensorData } from '../backend';
-import { float32ToFloat16Bits } from '../float16';
+import { float32ToFloat16Bits, toFloat16Bits } from '../float16';
 import { ModelFolderError } from '../model-folder';
 import {
   expectFloat,
@@ -22,6 +22,35 @@ export interface TimestepFormat {
   type: 'float32' | 'float16' | 'int64';
   /** 'scalar' = shape [], 'single' = [1], 'per-row' = one per batch row. */
   layout: 'scalar' | 'single' | 'per-row';
+}
+
+/** One UNet call of a step: which rows it covers and its inputs that never change. */
+interface UnetCall {
+  start: number;
+  count: number;
+  hidden: TensorData;
+  sampleDims: readonly number[];
+  /** The float16 sample buffer, reused at every step (float16 graphs only). */
+  sampleBits?: Uint16Array<ArrayBuffer>;
+}
+
+export interface UnetConditioning {
+  readonly rows: number;
+  readonly rowSize: number;
+  readonly outputRowSize: number;
+  readonly calls: readonly UnetCall[];
+}
+
+const embeddingIds = new WeakMap<Float32Array, number>();
+let nextEmbeddingId = 0;
+
+function embeddingId(embedding: Float32Array): number {
+  let id = embeddingIds.get(embedding);
+  if (id === undefined) {
+    id = nextEmbeddingId++;
+    embeddingIds.set(embedding, id);
+  }
+  return id;
 }
 
 export class Unet {
@@ -58,27 +87,77 @@ export class Unet {
   }
 
   /**
-   * One UNet pass over `rows` batch rows. `sample` is [rows, 8, h, w], `hiddenStates` [rows, seq, dim].
-   * Returns the prediction [rows, 4, h, w] as float32.
+   * Everything about the text side of an edit that stays the same at every step, converted once:
+   * one hidden-states tensor per UNet call (in the graph's element type) and the sample buffers.
+   * `rowEmbeddings[r]` is the embedding of guidance row r ([seq, dim] values); rows go to the UNet
+   * `batch` at a time (all rows in one call, or 1 = rows in sequence).
+   */
+  prepare(
+    rowEmbeddings: readonly Float32Array[],
+    hiddenDims: readonly [number, number],
+    latentHeight: number,
+    latentWidth: number,
+    batch: number,
+  ): UnetConditioning {
+    const rows = rowEmbeddings.length;
+    if (batch < 1 || batch > rows) throw new Error(`UNet batch ${batch} outside 1..${rows}`);
+    const rowSize = this.inChannels * latentHeight * latentWidth;
+    const hiddenSize = hiddenDims[0] * hiddenDims[1];
+    // Calls whose rows hold the same embeddings (rows 1 and 2 in sequence) share one tensor.
+    const byContent = new Map<string, TensorData>();
+    const calls: UnetCall[] = [];
+    for (let start = 0; start < rows; start += batch) {
+      const count = Math.min(batch, rows - start);
+      const members = rowEmbeddings.slice(start, start + count);
+      const key = members.map((embedding) => embeddingId(embedding)).join(',');
+      let hidden = byContent.get(key);
+      if (!hidden) {
+        const values = new Float32Array(count * hiddenSize);
+        members.forEach((embedding, i) => values.set(embedding, i * hiddenSize));
+        hidden = floatTensor(values, this.hiddenStatesType, [count, ...hiddenDims]);
+        byContent.set(key, hidden);
+      }
+      calls.push({
+        start,
+        count,
+        hidden,
+        sampleDims: [count, this.inChannels, latentHeight, latentWidth],
+        sampleBits: this.sampleType === 'float16' ? new Uint16Array(count * rowSize) : undefined,
+      });
+    }
+    return { rows, rowSize, outputRowSize: 4 * latentHeight * latentWidth, calls };
+  }
+
+  /**
+   * One guided step's UNet work: `sample` is [rows, 8, h, w]; returns the prediction [rows, 4, h, w]
+   * as float32, whether the rows went in one call or in several.
    */
   async predict(
     sample: Float32Array,
-    rows: number,
-    latentHeight: number,
-    latentWidth: number,
+    conditioning: UnetConditioning,
     timestep: number,
-    hiddenStates: Float32Array,
-    hiddenDims: readonly [number, number],
   ): Promise<Float32Array> {
-    const result = await this.session.run(
-      {
-        sample: floatTensor(sample, this.sampleType, [rows, this.inChannels, latentHeight, latentWidth]),
-        timestep: timestepTensor(this.timestep, timestep, rows),
-        encoder_hidden_states: floatTensor(hiddenStates, this.hiddenStatesType, [rows, ...hiddenDims]),
-      },
-      [this.outputName],
-    );
-    return readFloat(result[this.outputName], this.session.label);
+    const { calls, rowSize, outputRowSize } = conditioning;
+    if (sample.length !== conditioning.rows * rowSize) {
+      throw new Error(`UNet sample holds ${sample.length} values, expected ${conditioning.rows * rowSize}`);
+    }
+    const prediction = calls.length === 1 ? undefined : new Float32Array(conditioning.rows * outputRowSize);
+    for (const call of calls) {
+      const rows = sample.subarray(call.start * rowSize, (call.start + call.count) * rowSize);
+      const data = call.sampleBits ? toFloat16Bits(rows, call.sampleBits) : rows;
+      const result = await this.session.run(
+        {
+          sample: { type: this.sampleType, dims: call.sampleDims, data },
+          timestep: timestepTensor(this.timestep, timestep, call.count),
+          encoder_hidden_states: call.hidden,
+        },
+        [this.outputName],
+      );
+      const output = readFloat(result[this.outputName], this.session.label);
+      if (!prediction) return output;
+      prediction.set(output, call.start * outputRowSize);
+    }
+    return prediction!;
   }
 
   dispose(): Promise<void> {

@@ -168,6 +168,22 @@ class Rng {
   }
 }
 
+/**
+ * How attention is written, as the exporters write it (none is fused by onnxruntime on CPU):
+ *  - 'heads-in-batch-mul': diffusers' AttnProcessor traced by torch 1.x (the diffusers convert
+ *    script): heads moved into the batch (Reshape → Transpose → Reshape to [B·H, N, d]), then
+ *    MatMul(q, Transpose(k)) → Mul(scale) → Softmax → MatMul(·, v) and back the same way;
+ *  - 'heads-in-batch-div': the same layout with the scores divided by √d (older Optimum exports);
+ *  - 'sdpa': torch 2's scaled_dot_product_attention export (Optimum ≥ 1.24): 4-D [B, H, N, d],
+ *    q and kᵀ each multiplied by √scale before the MatMul.
+ */
+export type AttentionStyle = 'heads-in-batch-mul' | 'heads-in-batch-div' | 'sdpa';
+
+export function attentionStyleOf(flavor: TinyModelFlavor): AttentionStyle {
+  if (flavor === 'diffusers') return 'heads-in-batch-mul';
+  return flavor === 'optimum-legacy' ? 'heads-in-batch-div' : 'sdpa';
+}
+
 /** Layer helpers over a graph whose internal float type is `ft`. */
 class Net {
   private readonly rng: Rng;
@@ -175,6 +191,7 @@ class Net {
     readonly g: GraphBuilder,
     readonly ft: ElemType,
     seed: number,
+    readonly attentionStyle: AttentionStyle = 'sdpa',
   ) {
     this.rng = new Rng(seed);
   }
@@ -216,12 +233,19 @@ class Net {
         break;
       }
     }
-    const scale = this.filled('norm.weight', [channels], 1);
-    const bias = this.filled('norm.bias', [channels], 0);
-    return this.g.op('GroupNormalization', [x, scale, bias], {
-      epsilon: attr.f(1e-5),
-      num_groups: attr.i(groups),
-    });
+    // As torch exports group_norm: InstanceNormalization over [B, groups, rest] between two
+    // reshapes, then the per-channel affine as Mul and Add.
+    const g = this.g;
+    const grouped = g.op('Reshape', [x, g.constInt64([0, groups, -1])]);
+    const normalized = g.op(
+      'InstanceNormalization',
+      [grouped, this.filled('norm.ones', [groups], 1), this.filled('norm.zeros', [groups], 0)],
+      { epsilon: attr.f(1e-5) },
+    );
+    const restored = g.op('Reshape', [normalized, g.op('Shape', [x])]);
+    const scale = this.filled('norm.weight', [channels, 1, 1], 1);
+    const bias = this.filled('norm.bias', [channels, 1, 1], 0);
+    return g.op('Add', [g.op('Mul', [restored, scale]), bias]);
   }
 
   layerNorm(x: string, dim: number): string {
@@ -240,20 +264,57 @@ class Net {
     return bias ? this.g.op('Add', [y, this.random('linear.bias', [dout], 0.02)]) : y;
   }
 
-  /** Multi-head attention: q [B, N, dq], kv [B, M, dkv] → [B, N, dim]. */
+  /** Multi-head attention: q [B, N, dq], kv [B, M, dkv] → [B, N, dim], in `attentionStyle`. */
   attention(q: string, kv: string, dq: number, dkv: number, dim: number, heads: number): string {
     const g = this.g;
     const dh = dim / heads;
-    const split = g.constInt64([0, 0, heads, dh]);
-    const query = g.op('Mul', [this.linear(q, dq, dim, 1, false), this.scalar(1 / Math.sqrt(dh))]);
+    const query = this.linear(q, dq, dim, 1, false);
     const key = this.linear(kv, dkv, dim, 1, false);
     const value = this.linear(kv, dkv, dim, 1, false);
-    const q4 = g.op('Transpose', [g.op('Reshape', [query, split])], { perm: attr.ints([0, 2, 1, 3]) });
-    const kT = g.op('Transpose', [g.op('Reshape', [key, split])], { perm: attr.ints([0, 2, 3, 1]) });
-    const v4 = g.op('Transpose', [g.op('Reshape', [value, split])], { perm: attr.ints([0, 2, 1, 3]) });
-    const probs = g.op('Softmax', [g.op('MatMul', [q4, kT])], { axis: attr.i(-1) });
-    const context = g.op('Transpose', [g.op('MatMul', [probs, v4])], { perm: attr.ints([0, 2, 1, 3]) });
-    const merged = g.op('Reshape', [context, g.constInt64([0, 0, dim])]);
+    const split = g.constInt64([0, 0, heads, dh]);
+    const toHeads = (x: string): string =>
+      g.op('Transpose', [g.op('Reshape', [x, split])], { perm: attr.ints([0, 2, 1, 3]) });
+    let context: string;
+    if (this.attentionStyle === 'sdpa') {
+      const rootScale = this.scalar(Math.sqrt(1 / Math.sqrt(dh)));
+      const kT = g.op('Transpose', [g.op('Reshape', [key, split])], { perm: attr.ints([0, 2, 3, 1]) });
+      const scores = g.op('MatMul', [g.op('Mul', [toHeads(query), rootScale]), g.op('Mul', [kT, rootScale])]);
+      const probs = g.op('Softmax', [scores], { axis: attr.i(-1) });
+      context = g.op('MatMul', [probs, toHeads(value)]);
+    } else {
+      // [B, N, dim] → [B·H, N, dh], the sequence length read from the input's shape as traced.
+      const intoBatch = (x: string): string => {
+        const tokens = g.op('Slice', [g.op('Shape', [x]), g.constInt64([1]), g.constInt64([2])]);
+        const shape = g.op('Concat', [g.constInt64([-1]), tokens, g.constInt64([dh])], { axis: attr.i(0) });
+        return g.op('Reshape', [toHeads(x), shape]);
+      };
+      const q3 = intoBatch(query);
+      const kT = g.op('Transpose', [intoBatch(key)], { perm: attr.ints([0, 2, 1]) });
+      const raw = g.op('MatMul', [q3, kT]);
+      const scores =
+        this.attentionStyle === 'heads-in-batch-mul'
+          ? g.op('Mul', [raw, this.scalar(1 / Math.sqrt(dh))])
+          : g.op('Div', [raw, this.scalar(Math.sqrt(dh))]);
+      const probs = g.op('Softmax', [scores], { axis: attr.i(-1) });
+      const batched = g.op('MatMul', [probs, intoBatch(value)]);
+      // [B·H, N, dh] → [B, H, N, dh]: the batch and length from the query's shape.
+      const queryShape = g.op('Shape', [query]);
+      const unbatched = g.op(
+        'Concat',
+        [
+          g.op('Slice', [queryShape, g.constInt64([0]), g.constInt64([1])]),
+          g.constInt64([heads]),
+          g.op('Slice', [queryShape, g.constInt64([1]), g.constInt64([2])]),
+          g.constInt64([dh]),
+        ],
+        { axis: attr.i(0) },
+      );
+      context = g.op('Reshape', [batched, unbatched]);
+    }
+    const merged = g.op('Reshape', [
+      g.op('Transpose', [context], { perm: attr.ints([0, 2, 1, 3]) }),
+      g.constInt64([0, 0, dim]),
+    ]);
     return this.linear(merged, dim, dim);
   }
 
@@ -287,7 +348,7 @@ function seedFor(o: Resolved, component: number): number {
 function buildUnet(o: Resolved): GraphBuilder {
   const g = new GraphBuilder('unet');
   const io = ioType(o.precision);
-  const net = new Net(g, computeType(o), seedFor(o, 1));
+  const net = new Net(g, computeType(o), seedFor(o, 1), attentionStyleOf(o.flavor));
   const C = o.unetInChannels;
   const D = o.textHidden;
 
@@ -443,7 +504,7 @@ function randomUnet(net: Net, o: Resolved, sample: string, hidden: string, t: st
 function buildTextEncoder(o: Resolved, vocab: ReadonlyMap<string, number>): GraphBuilder {
   const g = new GraphBuilder('text_encoder');
   const io = ioType(o.precision);
-  const net = new Net(g, computeType(o), seedFor(o, 2));
+  const net = new Net(g, computeType(o), seedFor(o, 2), attentionStyleOf(o.flavor));
   const D = o.textHidden;
   const vocabSize = vocab.size;
   g.input('input_ids', o.flavor === 'optimum' ? 'int64' : 'int32', ['batch_size', 'sequence_length']);
@@ -495,7 +556,7 @@ function buildTextEncoder(o: Resolved, vocab: ReadonlyMap<string, number>): Grap
 function buildVaeEncoder(o: Resolved): GraphBuilder {
   const g = new GraphBuilder('vae_encoder');
   const io = ioType(o.precision);
-  const net = new Net(g, computeType(o), seedFor(o, 3));
+  const net = new Net(g, computeType(o), seedFor(o, 3), attentionStyleOf(o.flavor));
   const diffusers = o.flavor === 'diffusers';
   const outChannels = diffusers ? 4 : 8;
   g.input('sample', io, ['batch_size', 3, 'height', 'width']);
@@ -552,7 +613,7 @@ function buildVaeEncoder(o: Resolved): GraphBuilder {
 function buildVaeDecoder(o: Resolved): GraphBuilder {
   const g = new GraphBuilder('vae_decoder');
   const io = ioType(o.precision);
-  const net = new Net(g, computeType(o), seedFor(o, 4));
+  const net = new Net(g, computeType(o), seedFor(o, 4), attentionStyleOf(o.flavor));
   g.input('latent_sample', io, ['batch_size', 4, 'h', 'w']);
   const z = net.cast('latent_sample', io, net.ft);
   const resize = (x: string, factor: number): string =>
