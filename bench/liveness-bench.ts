@@ -7,33 +7,21 @@
  *   npm run bench:liveness
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { strFromU8, strToU8, unzipSync, zipSync, type Zippable } from 'fflate';
 import sharp from 'sharp';
 import WebSocket from 'ws';
-import { FAKE_ENGINE_FILE } from '../src/main/app/engine/fake-engine';
+import { connectClient, startFakeServer } from './support/fake-server';
 import { encodeProject } from '../src/main/document/project-file';
 import { PixelStore, sha256Hex } from '../src/main/document/pixel-store';
-import { createClient, type AppClient } from '../src/shared/contract/client';
 import { LIMITS } from '../src/shared/contract/limits';
 import { encodeWire } from '../src/shared/contract/wire';
-import { createWsTransport, type WebSocketLike } from '../src/shared/contract/ws-transport';
 import type { DocumentRecord, Layer } from '../src/shared/document';
 
 const work = mkdtempSync(join(tmpdir(), 'liveness-bench-'));
-
-function connectClient(port: number, token: string): AppClient {
-  return createClient(
-    createWsTransport({
-      baseUrl: `http://127.0.0.1:${port}`,
-      token,
-      createSocket: (url) => new WebSocket(url, { maxPayload: 4 * 1024 ** 3 }) as unknown as WebSocketLike,
-    }),
-  );
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -147,40 +135,7 @@ function rawFrame(port: number, token: string, frame: string | Uint8Array): Prom
 }
 
 async function main(): Promise<void> {
-  const modelDir = join(work, 'model');
-  const rendererDir = join(work, 'renderer');
-  mkdirSync(modelDir);
-  mkdirSync(rendererDir);
-  writeFileSync(join(modelDir, FAKE_ENGINE_FILE), JSON.stringify({ stepDelayMs: 1 }));
-  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html>');
-  const server = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/main/server/serve.ts',
-      '--engine',
-      'fake',
-      '--renderer',
-      rendererDir,
-      '--config',
-      join(work, 'config'),
-      '--autosave-seconds',
-      '3600',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const address = await new Promise<URL>((found, failed) => {
-    let text = '';
-    server.stdout.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /Open (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(text);
-      if (match) found(new URL(match[1]!));
-    });
-    server.once('exit', (code) => failed(new Error(`the server exited (${code})`)));
-  });
-  const port = Number(address.port);
-  const token = address.searchParams.get('token')!;
+  const { process: server, port, token } = await startFakeServer(work, { loadModel: false });
   const attacker = connectClient(port, token);
   const prober = spawn(
     process.execPath,

@@ -7,20 +7,17 @@
  *   npm run bench:transport                       24 MP picture with 3 edit layers
  *   npm run bench:transport -- --megapixels 6 --layers 1
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import WebSocket from 'ws';
-import { FAKE_ENGINE_FILE } from '../src/main/app/engine/fake-engine';
+import { connectClient, startFakeServer } from './support/fake-server';
 import { exportPsd } from '../src/main/document/export';
 import { encodeProject, loadProject } from '../src/main/document/project-file';
 import { writeFileAtomic } from '../src/main/util/atomic-write';
-import { createClient, type AppClient } from '../src/shared/contract/client';
-import { createWsTransport, type WebSocketLike } from '../src/shared/contract/ws-transport';
+import type { AppClient } from '../src/shared/contract/client';
 
 const { values } = parseArgs({
   options: {
@@ -69,16 +66,6 @@ function resetPeakRss(pid: number): void {
   }
 }
 
-function connectClient(port: number, token: string): AppClient {
-  return createClient(
-    createWsTransport({
-      baseUrl: `http://127.0.0.1:${port}`,
-      token,
-      createSocket: (url) => new WebSocket(url, { maxPayload: 4 * 1024 ** 3 }) as unknown as WebSocketLike,
-    }),
-  );
-}
-
 /** Calls app.info every 10 ms from its own connection until stopped; returns each wait in ms. */
 function probeLatency(client: AppClient): { stop(): Promise<number[]> } {
   const latencies: number[] = [];
@@ -108,46 +95,7 @@ function percentile(values: number[], p: number): number {
 async function main(): Promise<void> {
   console.log(`picture ${width}×${height} (${megapixels} MP), ${editLayers} edit layers`);
   const picture = await makePicture();
-  const modelDir = join(work, 'model');
-  const rendererDir = join(work, 'renderer');
-  for (const dir of [modelDir, rendererDir]) rmSync(dir, { recursive: true, force: true });
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(modelDir);
-  mkdirSync(rendererDir);
-  writeFileSync(join(modelDir, FAKE_ENGINE_FILE), JSON.stringify({ stepDelayMs: 1 }));
-  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html>');
-
-  const server = spawn(
-    process.execPath,
-    [
-      // tsx as a loader (not its CLI, which would run the server in a grandchild): the pid is the server's.
-      '--import',
-      'tsx',
-      'src/main/server/serve.ts',
-      '--engine',
-      'fake',
-      '--model',
-      modelDir,
-      '--renderer',
-      rendererDir,
-      '--config',
-      join(work, 'config'),
-      '--autosave-seconds',
-      '3600',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const address = await new Promise<URL>((found, failed) => {
-    let text = '';
-    server.stdout.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /Open (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(text);
-      if (match) found(new URL(match[1]!));
-    });
-    server.once('exit', (code) => failed(new Error(`the server exited (${code})`)));
-  });
-  const port = Number(address.port);
-  const token = address.searchParams.get('token')!;
+  const { process: server, port, token } = await startFakeServer(work, { loadModel: true });
   const client = connectClient(port, token);
   const prober = connectClient(port, token);
   try {

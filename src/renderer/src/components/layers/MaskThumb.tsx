@@ -1,5 +1,5 @@
-import { useEffect, useRef } from 'react';
 import { useLayerImage } from '../../hooks/images';
+import { useThumbCanvas } from './useThumbCanvas';
 
 /** The layer's mask, small, beside its thumbnail: white where the edit shows, black where hidden. */
 export function MaskThumb({
@@ -12,21 +12,7 @@ export function MaskThumb({
   size?: number;
 }) {
   const image = useLayerImage(layerId, 'mask', revision);
-  const ref = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const canvas = ref.current;
-    const context = canvas?.getContext('2d');
-    if (!canvas || !context || !image) return;
-    const scale = Math.min(size / image.naturalWidth, size / image.naturalHeight);
-    const width = Math.max(1, Math.round(image.naturalWidth * scale));
-    const height = Math.max(1, Math.round(image.naturalHeight * scale));
-    canvas.width = size * 2;
-    canvas.height = size * 2;
-    context.fillStyle = '#000';
-    context.fillRect(0, 0, canvas.width, canvas.height);
-    context.imageSmoothingQuality = 'high';
-    context.drawImage(image, size - width, size - height, width * 2, height * 2);
-  }, [image, size]);
+  const ref = useThumbCanvas(image, size, '#000');
   return (
     <canvas
       ref={ref}
