@@ -39,7 +39,8 @@ describe.skipIf(!hasChromium)('editing workflows in the browser', () => {
 
   beforeAll(async () => {
     const rendererDir = await buildRenderer();
-    model = await makeModelFolder(40);
+    // The random model: its steps are slow enough for a job to still be running when it is cancelled.
+    model = await makeModelFolder(40, 'random');
     if (model.reason) console.warn(model.reason);
     app = await startApp({ rendererDir, engine: model.engine });
     api = apiClient(app);
