@@ -132,6 +132,12 @@ describe.skipIf(!onLinuxX64)('packaged Linux x64 app (electron-builder --dir, st
     expect(asarFiles.filter((file) => file.includes('.v8-cache'))).toEqual([]);
   });
 
+  it('packs only the built app, its icon, package.json and the production dependencies', () => {
+    const topLevel = [...new Set(asarFiles.map((file) => file.split('/')[1]))].sort();
+    expect(topLevel).toEqual(['node_modules', 'out', 'package.json', 'resources']);
+    expect(asarFiles.filter((file) => file.startsWith('/resources/'))).toEqual(['/resources/icon.png']);
+  });
+
   it('puts the backend and the engine worker beside the main bundle, where the code looks for them', () => {
     const pkg = JSON.parse(asar.extractFile(archive, 'package.json').toString()) as { main: string };
     expect(pkg.main).toBe('out/main/index.js');
