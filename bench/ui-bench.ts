@@ -237,8 +237,15 @@ async function main(): Promise<void> {
       // Open → first correct pixels.
       const chooser = page.waitForEvent('filechooser');
       await page.getByTestId(rows.length === 0 ? 'empty-open' : 'open').click();
-      const openStart = await now(page);
+      let openStart = await now(page);
       await (await chooser).setFiles(photo);
+      if (rows.length > 0) {
+        // The previous picture has unsaved work: the app asks first; the clock starts at "Don't save".
+        const discard = page.getByTestId('unsaved-discard');
+        await discard.waitFor();
+        openStart = await now(page);
+        await discard.click();
+      }
       const opened = await presentedAt(page, 1, openStart);
       console.error(`${width}×${height}: opened`);
       const openError = await screenError(page, api);
