@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { tmpdir } from 'node:os';
+import { FakeWindow } from './fake-window';
 
 class FakeApp extends EventEmitter {
   isPackaged = false;
@@ -49,11 +50,10 @@ class FakeWebContents extends EventEmitter {
   send(): void {}
 }
 
-export class BrowserWindow extends EventEmitter {
+/** The window manager's fake window, plus what index.ts asks of Electron's class. */
+export class BrowserWindow extends FakeWindow {
   static readonly created: BrowserWindow[] = [];
-  readonly webContents = new FakeWebContents();
-  destroyed = false;
-  focusCalls = 0;
+  override readonly webContents = new FakeWebContents();
 
   constructor() {
     super();
@@ -66,30 +66,6 @@ export class BrowserWindow extends EventEmitter {
     return Promise.resolve();
   }
   show(): void {}
-  isDestroyed(): boolean {
-    return this.destroyed;
-  }
-  isMinimized(): boolean {
-    this.alive();
-    return false;
-  }
-  restore(): void {
-    this.alive();
-  }
-  focus(): void {
-    this.alive();
-    this.focusCalls++;
-  }
-  finishLoad(): void {
-    this.webContents.emit('did-finish-load');
-  }
-  close(): void {
-    this.destroyed = true;
-    this.emit('closed');
-  }
-  private alive(): void {
-    if (this.destroyed) throw new TypeError('Object has been destroyed');
-  }
 }
 
 export const protocol = { registerSchemesAsPrivileged(): void {}, handle(): void {} };
