@@ -71,6 +71,16 @@ describe.skipIf(!onPosix)('npm start on a fresh clone (fake Electron from a loop
     return dir;
   }
 
+  /** A fresh machine's environment pointed at the loopback mirror, with an empty download cache. */
+  function mirrorEnv(mirror: FakeMirror, marker: string): NodeJS.ProcessEnv {
+    return freshEnv({
+      ELECTRON_MIRROR: mirror.url,
+      electron_use_remote_checksums: '1',
+      electron_config_cache: tempDir('electron-cache-'),
+      FAKE_ELECTRON_MARKER: marker,
+    });
+  }
+
   it.each(['start', 'dev'])(
     'npm run %s downloads Electron, builds the app and launches Electron with the project root',
     async (script) => {
@@ -79,17 +89,7 @@ describe.skipIf(!onPosix)('npm start on a fresh clone (fake Electron from a loop
       const marker = join(tempDir('marker-'), 'launched.txt');
       const mirror: FakeMirror = await startFakeMirror(ELECTRON_VERSION);
       try {
-        const run = await npmStart(
-          project,
-          freshEnv({
-            ELECTRON_MIRROR: mirror.url,
-            electron_use_remote_checksums: '1',
-            electron_config_cache: tempDir('electron-cache-'),
-            FAKE_ELECTRON_MARKER: marker,
-          }),
-          180_000,
-          script,
-        );
+        const run = await npmStart(project, mirrorEnv(mirror, marker), 180_000, script);
         expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
         expect(mirror.requests).toContain(
           `/v${ELECTRON_VERSION}/electron-v${ELECTRON_VERSION}-${process.platform}-${process.arch}.zip`,
@@ -129,12 +129,7 @@ describe.skipIf(!onPosix)('npm start on a fresh clone (fake Electron from a loop
     try {
       const run = await npmStart(
         project,
-        freshEnv({
-          ELECTRON_MIRROR: mirror.url,
-          electron_use_remote_checksums: '1',
-          electron_config_cache: tempDir('electron-cache-'),
-          FAKE_ELECTRON_MARKER: join(tempDir('marker-'), 'launched.txt'),
-        }),
+        mirrorEnv(mirror, join(tempDir('marker-'), 'launched.txt')),
         120_000,
       );
       expect(run.status).not.toBe(0);
