@@ -108,6 +108,85 @@ export interface EditRunOptions {
  */
 export interface EditEngine {
   edit(source: RgbImage, settings: EditSettings, options?: EditRunOptions): Promise<EditResult>;
+  /** A guidance grid (see GridSettings); engines without one are driven cell by cell by runGridByCells. */
+  editGrid?(source: RgbImage, settings: GridSettings, options?: GridRunOptions): Promise<GridResult>;
+}
+
+/**
+ * A text × image guidance grid: one edit per (textScales[t], imageScales[i]) pair, all with the same
+ * seed and steps, so cells differ only by guidance. Cell index = imageIndex × textScales.length +
+ * textIndex (rows are image scales, columns text scales).
+ */
+export interface GridSettings extends Omit<EditSettings, 'textGuidance' | 'imageGuidance'> {
+  textScales: number[];
+  imageScales: number[];
+}
+
+export interface GridCellPosition {
+  index: number;
+  textIndex: number;
+  imageIndex: number;
+  textGuidance: number;
+  imageGuidance: number;
+}
+
+export interface GridCell extends GridCellPosition {
+  /** The cell's edit, exactly what edit() returns for these settings (settings hold the cell's scales). */
+  result: EditResult;
+}
+
+export interface GridProgress {
+  /** Steps done over all cells, and all steps the grid will run (cells × steps). */
+  stepsDone: number;
+  totalSteps: number;
+  cellsDone: number;
+  totalCells: number;
+  elapsedMs: number;
+  /** The cell whose preview this is, with a cheap latent preview; absent when steps are batched. */
+  cell?: GridCellPosition;
+  preview?: RgbImage;
+}
+
+export interface GridRunOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: GridProgress) => void;
+  /** Called as each cell finishes; on cancel, the cells already delivered are the ones kept. */
+  onCell?: (cell: GridCell) => void;
+  /** Guidance rows per UNet call across cells; default what the memory plan allows. */
+  batchRows?: number;
+}
+
+export interface GridResult {
+  cells: GridCell[];
+  /** UNet rows the grid ran in all, and what running every cell alone would have run. */
+  unetRows: number;
+  unetRowsAlone: number;
+  totalMs: number;
+}
+
+/** The cells of a grid in index order (rows are image scales, columns text scales). */
+export function gridCellPositions(
+  settings: Pick<GridSettings, 'textScales' | 'imageScales'>,
+): GridCellPosition[] {
+  const cells: GridCellPosition[] = [];
+  settings.imageScales.forEach((imageGuidance, imageIndex) => {
+    settings.textScales.forEach((textGuidance, textIndex) => {
+      cells.push({
+        index: imageIndex * settings.textScales.length + textIndex,
+        textIndex,
+        imageIndex,
+        textGuidance,
+        imageGuidance,
+      });
+    });
+  });
+  return cells;
+}
+
+/** The settings of one cell of a grid. */
+export function cellSettings(settings: GridSettings, cell: GridCellPosition): EditSettings {
+  const { textScales: _t, imageScales: _i, ...rest } = settings;
+  return { ...rest, textGuidance: cell.textGuidance, imageGuidance: cell.imageGuidance };
 }
 
 /** Thrown (or reported) when a run was cancelled through its AbortSignal. */

@@ -9,6 +9,9 @@ import {
   type EditRunOptions,
   type EditSettings,
   type EditTimings,
+  type GridResult,
+  type GridRunOptions,
+  type GridSettings,
   type ModelFlavor,
   type ModelInfo,
   type ProviderName,
@@ -17,6 +20,7 @@ import {
 import { LIMITS } from '../../shared/contract/limits';
 import { createSessionFactory, type OnnxSession, type SessionFactoryOptions } from './backend';
 import { InvalidSettingsError, throwIfAborted } from './errors';
+import { runGridByCells } from './grid-by-cells';
 import { combineGuidance, guidanceRows } from './guidance';
 import { processingSize, resizeRgb, rgbToTensor, tensorToRgb } from './image-io';
 import { LruCache } from './lru-cache';
@@ -316,6 +320,16 @@ export class InstructPix2PixPipeline implements EditEngine {
       vaeEncoderRuns: this.counters.vaeEncoderRuns - before.vaeEncoderRuns,
     };
     return { image, processedSource, settings: { ...settings }, timings };
+  }
+
+  /** A text × image guidance grid with one seed (see GridSettings). */
+  async editGrid(
+    source: RgbImage,
+    settings: GridSettings,
+    options: GridRunOptions = {},
+  ): Promise<GridResult> {
+    this.assertUsable();
+    return runGridByCells(this, source, settings, options);
   }
 
   /** The sampling loop: initial noise, guided UNet steps, scheduler updates. Returns final latents. */

@@ -21,6 +21,8 @@ export const LIMITS = {
   maxSteps: 150,
   maxGuidance: 50,
   maxSeed: 0xffffffff,
+  /** Scales on each axis of a guidance grid (the default grid is 5 × 5). */
+  gridScalesPerAxis: 8,
   /** Browser mode: a text frame, or a binary frame's JSON header. */
   wireJsonBytes: 4 * 1024 * 1024,
   /** Browser mode: one frame, header and bytes (the largest upload plus its header). */
