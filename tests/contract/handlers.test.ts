@@ -61,6 +61,14 @@ const VALID: Record<CallName, Record<string, unknown>> = {
   'recovery.restore': { id: 'r1' },
   'recovery.discard': { id: 'r1' },
   'text.countTokens': { text: 'make it red' },
+  'grid.start': { messageId: 'm1', textScales: [3, 7.5], imageScales: [1.5] },
+  'grid.cancel': { gridId: 'g1' },
+  'grid.get': { messageId: 'm1' },
+  'grid.cellImage': { gridId: 'g1', cellIndex: 0 },
+  'grid.keep': { gridId: 'g1', cellIndex: 0 },
+  'clip.status': {},
+  'clip.useFolder': { path: '/nonexistent/clip' },
+  'clip.chooseFolder': {},
 };
 
 function wrongValueFor(schema: z.ZodType, value: unknown): unknown[] {

@@ -257,5 +257,33 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'recovery.restore': ({ id }) => requireDocuments(ctx).restoreRecovery(id),
     'text.countTokens': ({ text }) => tokenCounter.count(text),
     'recovery.discard': async ({ id }) => ({ discarded: await requireDocuments(ctx).discardRecovery(id) }),
+    ...gridHandlers(),
+  };
+}
+
+/** Until the guidance grid is wired to the engine host, its calls are refused plainly. */
+function gridHandlers(): Pick<
+  Handlers,
+  | 'grid.start'
+  | 'grid.cancel'
+  | 'grid.get'
+  | 'grid.cellImage'
+  | 'grid.keep'
+  | 'clip.status'
+  | 'clip.useFolder'
+  | 'clip.chooseFolder'
+> {
+  const notYet = (): never => {
+    throw new ContractError('unsupported', 'The guidance grid is not available in this build yet');
+  };
+  return {
+    'grid.start': notYet,
+    'grid.cancel': notYet,
+    'grid.get': () => ({ grid: null }),
+    'grid.cellImage': notYet,
+    'grid.keep': notYet,
+    'clip.status': () => ({ state: 'none', folder: null, source: null, message: null }),
+    'clip.useFolder': notYet,
+    'clip.chooseFolder': notYet,
   };
 }

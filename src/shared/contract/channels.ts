@@ -46,6 +46,14 @@ export const CALL_NAMES = [
   'recovery.restore',
   'recovery.discard',
   'text.countTokens',
+  'grid.start',
+  'grid.cancel',
+  'grid.get',
+  'grid.cellImage',
+  'grid.keep',
+  'clip.status',
+  'clip.useFolder',
+  'clip.chooseFolder',
 ] as const;
 export type CallName = (typeof CALL_NAMES)[number];
 
@@ -55,6 +63,8 @@ export const EVENT_NAMES = [
   'job.updated',
   'job.progress',
   'model.status',
+  'grid.updated',
+  'grid.progress',
   'model.downloadProgress',
   'engine.status',
   'menu.command',

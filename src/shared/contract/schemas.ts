@@ -303,6 +303,125 @@ const savedSchema = z.strictObject({
   path: z.string().nullable(),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Guidance grid (issue #11): a text × image guidance grid run on one edit message's source.
+
+const guidanceScalesSchema = z
+  .array(z.number().min(0).max(LIMITS.maxGuidance))
+  .min(1)
+  .max(LIMITS.gridScalesPerAxis);
+const captionSchema = z.string().trim().max(LIMITS.instructionChars).nullable();
+
+/** The paper's CLIP numbers for one cell; each null when it cannot be computed (no model, no caption). */
+export const gridMetricsSchema = z.strictObject({
+  /** Cosine of the source's and the result's CLIP image embeddings: how much of the picture is kept. */
+  imageSimilarity: z.number().nullable(),
+  /** Cosine of the image-embedding change and the caption-embedding change (before → after captions). */
+  directionalSimilarity: z.number().nullable(),
+  /** Cosine of the result's image embedding and the after caption's text embedding. */
+  clipT: z.number().nullable(),
+});
+export type GridMetrics = z.infer<typeof gridMetricsSchema>;
+
+export const gridCellViewSchema = z.strictObject({
+  /** imageIndex × textScales.length + textIndex: rows are image scales, columns text scales. */
+  index: z.number().int().min(0),
+  textIndex: z.number().int().min(0),
+  imageIndex: z.number().int().min(0),
+  textGuidance: z.number(),
+  imageGuidance: z.number(),
+  state: z.enum(['pending', 'running', 'done']),
+  /** Whether the full processing-size result is still held, so Keep can add it without a re-run. */
+  keepable: z.boolean(),
+  /** The variant this cell became through grid.keep, if any. */
+  keptVariantId: idSchema.nullable(),
+  metrics: gridMetricsSchema.nullable(),
+  durationMs: z.number().nullable(),
+});
+export type GridCellView = z.infer<typeof gridCellViewSchema>;
+
+export const gridViewSchema = z.strictObject({
+  gridId: idSchema,
+  /** The edit message (layer) whose source the grid edits. */
+  messageId: idSchema,
+  state: z.enum(['running', 'done', 'cancelled', 'failed']),
+  error: z.string().nullable(),
+  instruction: z.string(),
+  steps: intIn(1, LIMITS.maxSteps),
+  seed: intIn(0, LIMITS.maxSeed),
+  scheduler: schedulerSchema,
+  resolution: resolutionSchema,
+  textScales: z.array(z.number()),
+  imageScales: z.array(z.number()),
+  captionBefore: z.string().nullable(),
+  captionAfter: z.string().nullable(),
+  /** The CLIP model the metrics came from (folder name), or null when there are no metrics. */
+  clipModel: z.string().nullable(),
+  processedWidth: side,
+  processedHeight: side,
+  cells: z.array(gridCellViewSchema),
+  createdAt: z.number(),
+});
+export type GridView = z.infer<typeof gridViewSchema>;
+
+export const clipStatusSchema = z.strictObject({
+  /** 'none': no CLIP model (the grid runs without numbers); 'ready': metrics will be computed. */
+  state: z.enum(['none', 'ready', 'error']),
+  folder: z.string().nullable(),
+  /** Where it came from: found beside the edit model, or chosen by the user. */
+  source: z.enum(['beside-model', 'chosen']).nullable(),
+  message: z.string().nullable(),
+});
+export type ClipStatus = z.infer<typeof clipStatusSchema>;
+
+export const GRID_CALLS = {
+  /** Runs a grid over the message's source with its instruction; cells arrive through grid.updated. */
+  'grid.start': {
+    request: z.strictObject({
+      messageId: idSchema,
+      textScales: guidanceScalesSchema,
+      imageScales: guidanceScalesSchema,
+      steps: intIn(1, LIMITS.maxSteps).optional(),
+      seed: intIn(0, LIMITS.maxSeed).optional(),
+      captionBefore: captionSchema.optional(),
+      captionAfter: captionSchema.optional(),
+    }),
+    response: z.strictObject({ gridId: idSchema }),
+  },
+  /** Stops a running grid; finished cells are kept. */
+  'grid.cancel': {
+    request: z.strictObject({ gridId: idSchema }),
+    response: z.strictObject({ cancelled: z.boolean() }),
+  },
+  /** The message's last grid (running or finished), or null. */
+  'grid.get': {
+    request: z.strictObject({ messageId: idSchema }),
+    response: z.strictObject({ grid: gridViewSchema.nullable() }),
+  },
+  /** One finished cell's picture (processing size, or its stored thumbnail after a reopen). */
+  'grid.cellImage': {
+    request: z.strictObject({
+      gridId: idSchema,
+      cellIndex: z.number().int().min(0),
+      maxSide: side.optional(),
+    }),
+    response: pngImageSchema,
+  },
+  /** Adds a finished cell as a variant of its message (placed at full size, as every edit is); undoable. */
+  'grid.keep': {
+    request: z.strictObject({ gridId: idSchema, cellIndex: z.number().int().min(0) }),
+    response: documentViewSchema,
+  },
+  'clip.status': { request: empty, response: clipStatusSchema },
+  /** Uses a CLIP ViT-L/14 ONNX folder for the grid's metrics; null goes back to the one beside the model. */
+  'clip.useFolder': {
+    request: z.strictObject({ path: pathSchema.nullable() }),
+    response: clipStatusSchema,
+  },
+  /** Electron: a folder dialog. Browser mode: refused (use clip.useFolder with a path). */
+  'clip.chooseFolder': { request: empty, response: clipStatusSchema },
+} as const;
+
 export const CALLS = {
   'app.info': {
     request: empty,
@@ -444,6 +563,7 @@ export const CALLS = {
     request: z.strictObject({ text: z.string().min(1).max(LIMITS.instructionChars) }),
     response: tokenCountSchema,
   },
+  ...GRID_CALLS,
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------
@@ -466,6 +586,19 @@ export const EVENTS = {
     preview: rawImageSchema.nullable(),
   }),
   'model.status': modelStatusSchema,
+  /** A grid started, a cell finished, or it ended (done, cancelled, failed). */
+  'grid.updated': z.strictObject({ grid: gridViewSchema }),
+  'grid.progress': z.strictObject({
+    gridId: idSchema,
+    messageId: idSchema,
+    stepsDone: z.number().int(),
+    totalSteps: z.number().int(),
+    cellsDone: z.number().int(),
+    totalCells: z.number().int(),
+    elapsedMs: z.number(),
+    cellIndex: z.number().int().nullable(),
+    preview: rawImageSchema.nullable(),
+  }),
   'model.downloadProgress': z.strictObject({
     downloadId: idSchema,
     state: z.enum(['checking', 'downloading', 'verifying', 'done', 'failed', 'cancelled']),
