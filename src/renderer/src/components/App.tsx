@@ -12,6 +12,7 @@ import { SettingsDialog } from './dialogs/SettingsDialog';
 import { ShortcutsSheet } from './dialogs/ShortcutsSheet';
 import { UnsavedDialog } from './dialogs/UnsavedDialog';
 import { EmptyState } from './EmptyState';
+import { GridExplorer } from './grid/GridExplorer';
 import { HistoryPanel } from './history/HistoryPanel';
 import { LayersPanel } from './layers/LayersPanel';
 import { RecoveryBanner } from './RecoveryBanner';
@@ -45,6 +46,7 @@ export function App() {
   const hasDoc = useAppState((state) => state.doc !== null);
   const dialog = useAppState((state) => state.dialog);
   const unsaved = useAppState((state) => state.unsavedPrompt !== null);
+  const gridFor = useAppState((state) => state.gridFor);
   const compareMessage = useAppState((state) =>
     state.compareVariants
       ? (state.doc?.messages.find((message) => message.id === state.compareVariants?.messageId) ?? null)
@@ -69,6 +71,7 @@ export function App() {
       {dialog === 'settings' && <SettingsDialog />}
       {dialog === 'shortcuts' && <ShortcutsSheet />}
       {compareMessage && <VariantCompare message={compareMessage} />}
+      {gridFor && <GridExplorer messageId={gridFor} />}
       {unsaved && <UnsavedDialog />}
       <Toasts />
     </div>

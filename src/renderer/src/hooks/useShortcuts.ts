@@ -4,6 +4,7 @@
  */
 import { useEffect } from 'react';
 import { cancelCurrentJob, runMenuCommand } from '../state/actions';
+import { exploreSelectedEdit } from '../state/grid-actions';
 import { getState, setState } from '../state/store';
 import type { MenuCommand } from '../../../shared/contract/schemas';
 
@@ -58,11 +59,15 @@ export function useShortcuts(): void {
         return;
       }
       if (textField || event.ctrlKey || event.metaKey || event.altKey) return;
+      // The guidance explorer has its own keys while it is open.
+      if (state.gridFor) return;
       if (event.key === '\\') {
         if (!event.repeat) setState({ showBefore: true });
         event.preventDefault();
       } else if (event.key === 'b' || event.key === 'B') {
         setState({ tool: 'mask' });
+      } else if ((event.key === 'g' || event.key === 'G') && state.dialog === 'none') {
+        exploreSelectedEdit();
       } else if (event.key === 'v' || event.key === 'V') {
         setState({ tool: 'move' });
       } else if ((event.key === 'e' || event.key === 'E') && state.tool === 'mask') {

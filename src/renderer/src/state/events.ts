@@ -1,14 +1,21 @@
 /** Feeds the main side's events into the store. */
 import type { AppClient } from '../../../shared/contract/client';
 import { applyDocument, loadInitialState, runMenuCommand } from './actions';
+import { applyGridProgress, applyGridView } from './grid-actions';
+import { stepMsFromProgress } from './grid-logic';
 import { getState, setState, toast } from './store';
 
 export function connectEvents(client: AppClient): () => void {
   const offs = [
     client.on('document.changed', ({ document }) => applyDocument(document)),
     client.on('job.progress', (progress) =>
-      setState((current) => ({ progress: { ...current.progress, [progress.jobId]: progress } })),
+      setState((current) => ({
+        progress: { ...current.progress, [progress.jobId]: progress },
+        stepMs: stepMsFromProgress(progress) ?? current.stepMs,
+      })),
     ),
+    client.on('grid.updated', ({ grid }) => applyGridView(grid)),
+    client.on('grid.progress', (progress) => applyGridProgress(progress)),
     client.on('job.updated', (update) => {
       if (update.status !== 'running' && update.status !== 'queued') {
         setState((current) => {

@@ -12,12 +12,15 @@ import type {
   DownloadProgress,
   EditSettingsInput,
   EngineStatus,
+  EventPayload,
+  GridView,
   JobProgress,
   ModelStatus,
   RecoveryEntry,
 } from '../../../shared/contract/schemas';
 
 export type Tool = 'move' | 'mask';
+export type GridProgress = EventPayload<'grid.progress'>;
 export type CompareMode = 'off' | 'split';
 export type DialogName = 'none' | 'models' | 'settings' | 'shortcuts';
 
@@ -69,6 +72,14 @@ export interface AppState {
   unsavedPrompt: { action: string } | null;
   /** Variants shown side by side / flipped: the message and the variant ids, in order. */
   compareVariants: { messageId: string; variantIds: string[] } | null;
+  /** Guidance explorer (issue #11): the message whose explorer is open. */
+  gridFor: string | null;
+  /** Each message's last grid, as grid.get and grid.updated reported it. */
+  grids: Record<string, GridView>;
+  /** The latest grid.progress per grid id. */
+  gridProgress: Record<string, GridProgress>;
+  /** The last measured time of one denoising step (ms), for the grid's expected time. */
+  stepMs: number | null;
 }
 
 export function defaultDraft(): Draft {
@@ -99,6 +110,10 @@ let state: AppState = {
   recoveries: [],
   unsavedPrompt: null,
   compareVariants: null,
+  gridFor: null,
+  grids: {},
+  gridProgress: {},
+  stepMs: null,
 };
 
 const listeners = new Set<() => void>();

@@ -6,6 +6,7 @@ import { useEffect, useState } from 'react';
 import type { ModelStatus } from '../../../../shared/contract/schemas';
 import { api, errorText } from '../../state/actions';
 import { setState, toast, useAppState } from '../../state/store';
+import { ClipModelSection } from './ClipModelSection';
 import { Modal } from './Modal';
 import { ModelList } from './ModelList';
 import { ModelStatusLine } from './ModelStatusLine';
@@ -186,6 +187,7 @@ export function ModelDialog() {
         <h3>Your models</h3>
         <ModelList />
       </section>
+      <ClipModelSection />
     </Modal>
   );
 }

@@ -42,6 +42,8 @@ const GROUPS: { title: string; keys: [string, string][] }[] = [
       [`${mod}+1`, 'Actual size'],
       ['hold \\', 'Show the source'],
       ['F', 'Flip variants (in Compare)'],
+      ['G', 'Explore guidance for the selected edit'],
+      ['←↑↓→  Enter', 'Move between grid cells / keep the cell (in the explorer)'],
       ['? / F1', 'This sheet'],
     ],
   },

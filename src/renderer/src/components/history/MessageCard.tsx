@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import type { MessageView } from '../../../../shared/contract/schemas';
 import { cancelJob, dismissMessage, startRerun } from '../../state/actions';
+import { openGridExplorer } from '../../state/grid-actions';
 import { useAppState } from '../../state/store';
 import { canDismiss, isLongInstruction } from '../../state/ui-logic';
 import { Icon } from '../common/Icon';
@@ -113,6 +114,16 @@ export function MessageCard({ message }: { message: MessageView }) {
             onClick={() => startRerun(message)}
           >
             <Icon name="rerun" size={12} /> Re-run with…
+          </button>
+        )}
+        {!active && message.variants.length > 0 && (
+          <button
+            className="small-button"
+            data-testid="explore-guidance"
+            title="Run a grid of text × image guidance scales over this edit and compare them (G)"
+            onClick={() => void openGridExplorer(message.id)}
+          >
+            <Icon name="grid" size={12} /> Explore guidance…
           </button>
         )}
       </div>
