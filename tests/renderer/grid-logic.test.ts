@@ -15,6 +15,7 @@ import {
   polylinePoints,
   stepMsFromGridProgress,
   stepMsFromProgress,
+  tickDecimals,
   ticks,
 } from '../../src/renderer/src/state/grid-logic';
 
@@ -102,6 +103,7 @@ describe('expected time', () => {
     expect(expectedGridMs(null, 25, 20)).toBeNull();
     expect(formatDuration(250_000)).toBe('4 min 10 s');
     expect(formatDuration(45_400)).toBe('45 s');
+    expect(formatDuration(240)).toBe('under 1 s');
     expect(formatDuration(120_000)).toBe('2 min');
     expect(formatDuration(3_900_000)).toBe('1 h 5 min');
   });
@@ -204,5 +206,14 @@ describe('the trade-off plot', () => {
     ];
     expect(polylinePoints(points, scales)).toBe('105,45 76.67,10');
     expect(ticks([0, 1], 5)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+  });
+
+  it('gives ticks enough decimals to tell them apart', () => {
+    expect(tickDecimals([0, 1], 4)).toBe(2);
+    // 0.91 … 0.93 over 4 ticks: a step of 0.0067 needs 3 decimals (0.910, 0.917, 0.923, 0.930).
+    expect(tickDecimals([0.91, 0.93], 4)).toBe(3);
+    const labels = ticks([0.91, 0.93], 4).map((value) => value.toFixed(tickDecimals([0.91, 0.93], 4)));
+    expect(new Set(labels).size).toBe(4);
+    expect(tickDecimals([0.5, 0.5], 4)).toBe(2);
   });
 });

@@ -10,6 +10,9 @@ import type { GridCellView, GridView } from '../../../shared/contract/schemas';
 export const DEFAULT_TEXT_SCALES = [3, 5, 7.5, 10, 12.5];
 export const DEFAULT_IMAGE_SCALES = [1.0, 1.2, 1.5, 1.8, 2.2];
 
+/** Cell thumbnails are asked for at this longest side; hovering enlarges them on screen. */
+export const CELL_THUMB_SIDE = 256;
+
 export interface GridPreset {
   id: 'quick' | 'full';
   label: string;
@@ -71,9 +74,10 @@ export function expectedGridMs(stepMs: number | null, cells: number, steps: numb
   return stepMs * cells * steps;
 }
 
-/** "45 s", "3 min 20 s", "1 h 5 min". */
+/** "under 1 s", "45 s", "3 min 20 s", "1 h 5 min". */
 export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (ms < 1000) return 'under 1 s';
+  const seconds = Math.round(ms / 1000);
   if (seconds < 60) return `${seconds} s`;
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return seconds % 60 ? `${minutes} min ${seconds % 60} s` : `${minutes} min`;
@@ -259,6 +263,13 @@ export function ticks(range: [number, number], count: number): number[] {
   const [low, high] = range;
   if (count < 2) return [low];
   return Array.from({ length: count }, (_, i) => low + ((high - low) * i) / (count - 1));
+}
+
+/** Decimals that tell neighbouring ticks apart (at least 2, as CLIP scores are usually shown). */
+export function tickDecimals(range: [number, number], count: number): number {
+  const step = (range[1] - range[0]) / Math.max(1, count - 1);
+  if (!(step > 0)) return 2;
+  return Math.min(6, Math.max(2, Math.ceil(-Math.log10(step))));
 }
 
 function round2(value: number): number {

@@ -2,9 +2,7 @@
 import { useEffect, useRef } from 'react';
 import type { GridCellView } from '../../../../shared/contract/schemas';
 import { useCellImage } from '../../hooks/grid-images';
-
-/** Thumbnails are asked for at this longest side; hovering enlarges them on screen. */
-export const CELL_THUMB_SIDE = 256;
+import { CELL_THUMB_SIDE } from '../../state/grid-logic';
 
 function metricsTitle(cell: GridCellView): string {
   const lines = [`text ${cell.textGuidance} · image ${cell.imageGuidance}`];
@@ -19,6 +17,7 @@ function metricsTitle(cell: GridCellView): string {
 
 export function GridCellTile({
   gridId,
+  gridRunning,
   cell,
   selected,
   highlighted,
@@ -27,6 +26,8 @@ export function GridCellTile({
   onKeep,
 }: {
   gridId: string;
+  /** Whether the grid still runs: unfinished cells of a stopped grid show as not run, without a spinner. */
+  gridRunning: boolean;
   cell: GridCellView;
   selected: boolean;
   highlighted: boolean;
@@ -61,10 +62,14 @@ export function GridCellTile({
     >
       {done ? (
         <canvas ref={canvasRef} className="grid-cell-image" data-testid="grid-cell-image" />
-      ) : (
+      ) : gridRunning ? (
         <div className="grid-cell-waiting">
           <div className="spinner" />
           <span className="muted">{cell.state === 'running' ? 'running' : 'waiting'}</span>
+        </div>
+      ) : (
+        <div className="grid-cell-waiting">
+          <span className="muted">not run</span>
         </div>
       )}
       {cell.keptVariantId && <span className="badge grid-kept">kept</span>}

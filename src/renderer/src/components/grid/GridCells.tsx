@@ -1,4 +1,5 @@
 /** The cells laid out with the scales on the axes: s_T along the columns, s_I down the rows. */
+import type { CSSProperties } from 'react';
 import type { GridView } from '../../../../shared/contract/schemas';
 import { cellAt } from '../../state/grid-logic';
 import { GridCellTile } from './GridCellTile';
@@ -22,7 +23,12 @@ export function GridCells({
     <div
       className="grid-cells"
       data-testid="grid-cells"
-      style={{ gridTemplateColumns: `auto repeat(${grid.textScales.length}, minmax(0, 1fr))` }}
+      style={
+        {
+          gridTemplateColumns: `auto repeat(${grid.textScales.length}, minmax(0, 168px))`,
+          '--cell-aspect': `${grid.processedWidth} / ${grid.processedHeight}`,
+        } as CSSProperties
+      }
     >
       <div className="grid-axis-corner" title="rows: image guidance s_I · columns: text guidance s_T">
         s_I ↓ s_T →
@@ -43,6 +49,7 @@ export function GridCells({
             <GridCellTile
               key={cell.index}
               gridId={grid.gridId}
+              gridRunning={grid.state === 'running'}
               cell={cell}
               selected={selected === cell.index}
               highlighted={highlighted === cell.index}

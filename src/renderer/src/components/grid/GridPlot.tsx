@@ -4,7 +4,14 @@
  * is linked to its cell: hovering or clicking one highlights the other.
  */
 import type { GridView } from '../../../../shared/contract/schemas';
-import { plotScales, polylinePoints, ticks, type PlotData, type PlotFrame } from '../../state/grid-logic';
+import {
+  plotScales,
+  polylinePoints,
+  tickDecimals,
+  ticks,
+  type PlotData,
+  type PlotFrame,
+} from '../../state/grid-logic';
 
 const FRAME: PlotFrame = { width: 360, height: 300, margin: { left: 52, right: 12, top: 12, bottom: 44 } };
 /** One hue per s_I row, in order. */
@@ -47,6 +54,8 @@ export function GridPlot({
   const scales = plotScales(data, FRAME);
   const bottom = FRAME.height - FRAME.margin.bottom;
   const right = FRAME.width - FRAME.margin.right;
+  const xDecimals = tickDecimals(data.xRange, 4);
+  const yDecimals = tickDecimals(data.yRange, 4);
   return (
     <figure className="grid-plot" data-testid="grid-plot" data-x-axis={data.xAxis}>
       <svg
@@ -72,7 +81,7 @@ export function GridPlot({
             y={bottom + 14}
             textAnchor="middle"
           >
-            {value.toFixed(2)}
+            {value.toFixed(xDecimals)}
           </text>
         ))}
         {ticks(data.yRange, 4).map((value) => (
@@ -83,7 +92,7 @@ export function GridPlot({
             y={scales.y(value) + 4}
             textAnchor="end"
           >
-            {value.toFixed(2)}
+            {value.toFixed(yDecimals)}
           </text>
         ))}
         <text

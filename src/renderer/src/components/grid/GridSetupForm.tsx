@@ -188,7 +188,7 @@ export function GridSetupForm({
       <p className="muted" data-testid="grid-expected">
         {cells} cells × {stepCount ?? '?'} steps
         {expected !== null
-          ? ` · about ${formatDuration(expected)} at the last measured ${Math.round(stepMs ?? 0)} ms per step`
+          ? ` · expected: ${formatDuration(expected)} (at the last measured ${Math.round(stepMs ?? 0)} ms per step)`
           : ' · the expected time shows once an edit has run'}
       </p>
       <div className="grid-setup-actions">
