@@ -26,6 +26,7 @@ import {
   makeModelFolder,
   screenshot,
   startApp,
+  tempDir,
   type RunningApp,
 } from './support/harness';
 
@@ -241,8 +242,8 @@ describe.skipIf(!hasChromium)('guidance explorer in the browser', () => {
     await expect.poll(variantCount).toBe(before);
     await expect.poll(() => lastMessage().getByTestId('variant').count()).toBe(before > 1 ? before : 0);
 
-    // Reopening shows the last grid (grid.get), not the form.
-    await lastMessage().getByTestId('explore-guidance').click();
+    // G reopens the explorer for the selected edit, with its last grid (grid.get), not the form.
+    await page.locator('body').press('g');
     await waitForCells(4);
     expect(await page.getByTestId('grid-setup').count()).toBe(0);
 
@@ -287,6 +288,18 @@ describe.skipIf(!hasChromium)('guidance explorer in the browser', () => {
     await page.goto(app.url);
     await page.getByTestId('message').first().waitFor({ timeout: 30_000 });
 
+    // The generated tiny CLIP model, chosen by path in the model dialog (browser mode).
+    const { makeTinyClipModel } = await import('../../src/main/engine/tiny-model/tiny-clip');
+    const clipDir = join(tempDir('e2e-clip-'), 'tiny-clip');
+    await makeTinyClipModel(clipDir, { layout: 'split', kind: 'analytic' });
+    await page.getByTestId('model-pill').click();
+    await page.getByTestId('clip-folder-input').fill(clipDir);
+    await page.getByTestId('clip-folder-use').click();
+    await expect.poll(() => page.getByTestId('clip-status').getAttribute('data-state')).toBe('ready');
+    expect(await page.getByTestId('clip-status').textContent()).toContain(clipDir);
+    await screenshot(page, 'real-clip-chosen');
+    await page.keyboard.press('Escape');
+
     await startSmallGrid(false);
     await waitForCells(4);
     const messageId = (await api.call('document.get', {}))!.messages.at(-1)!.id;
@@ -308,6 +321,17 @@ describe.skipIf(!hasChromium)('guidance explorer in the browser', () => {
       await api.call('grid.cellImage', { gridId: grid.gridId, cellIndex: 3, maxSide: CELL_THUMB_SIDE })
     ).png;
     expect((await compareCell(page, 0, other)).diff).toBeGreaterThan(0.5);
+    // The plot shows each cell's numbers as the main side computed them.
+    await expect.poll(() => page.getByTestId('plot-point').count(), { timeout: 60_000 }).toBe(4);
+    expect(await page.getByTestId('grid-plot').getAttribute('data-x-axis')).toBe('directional');
+    const measured = (await api.call('grid.get', { messageId })).grid!;
+    for (const cell of measured.cells) {
+      const title = await page
+        .locator(`[data-testid=plot-point][data-cell-index="${cell.index}"] title`)
+        .textContent();
+      expect(title).toContain(`directional similarity ${cell.metrics!.directionalSimilarity!.toFixed(3)}`);
+      expect(title).toContain(`image similarity ${cell.metrics!.imageSimilarity!.toFixed(3)}`);
+    }
     await screenshot(page, 'real-grid-done');
 
     const before = await variantCount();
