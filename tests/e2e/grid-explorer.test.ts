@@ -253,6 +253,17 @@ describe.skipIf(!hasChromium)('guidance explorer in the browser', () => {
     await page.getByTestId('grid-text-scales').fill('3, 5, 7.5');
     await page.getByTestId('grid-start').click();
     await page.locator('[data-testid=grid-cell][data-state=done]').first().waitFor({ timeout: 30_000 });
+    // The running cell shows the live preview grid.progress carries (flat grey from the stand-in).
+    const preview = page.getByTestId('grid-cell-preview');
+    await preview.waitFor();
+    expect(
+      await preview.evaluate((canvas: HTMLCanvasElement) => [
+        canvas.width,
+        canvas.height,
+        ...canvas.getContext('2d')!.getImageData(5, 5, 1, 1).data,
+      ]),
+    ).toEqual([24, 16, 128, 128, 128, 255]);
+    await screenshot(page, 'grid-running-preview');
     await page.getByTestId('grid-cancel').click();
     await expect.poll(() => page.getByTestId('grid-state').getAttribute('data-state')).toBe('cancelled');
     const done = await page.locator('[data-testid=grid-cell][data-state=done]').count();

@@ -153,6 +153,8 @@ export async function routeFakeGrid(page: Page, api: AppClient): Promise<FakeGri
               grid = { ...grid, cells, state: finished ? 'done' : 'running' };
               grids.set(gridId, grid);
               const cellsDone = cells.filter((cell) => cell.state === 'done').length;
+              // The next cell "runs" now: its live preview is a flat grey picture.
+              const upcoming = cells.find((cell) => cell.state !== 'done');
               send({
                 type: 'event',
                 name: 'grid.progress',
@@ -164,8 +166,10 @@ export async function routeFakeGrid(page: Page, api: AppClient): Promise<FakeGri
                   cellsDone,
                   totalCells: cells.length,
                   elapsedMs: Date.now() - started,
-                  cellIndex: next.index,
-                  preview: null,
+                  cellIndex: upcoming?.index ?? next.index,
+                  preview: upcoming
+                    ? { width: 24, height: 16, channels: 3, data: new Uint8Array(24 * 16 * 3).fill(128) }
+                    : null,
                 },
               });
               emit(grid);

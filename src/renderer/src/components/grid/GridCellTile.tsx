@@ -2,7 +2,9 @@
 import { useEffect, useRef } from 'react';
 import type { GridCellView } from '../../../../shared/contract/schemas';
 import { useCellImage } from '../../hooks/grid-images';
+import { drawRaw } from '../../hooks/images';
 import { CELL_THUMB_SIDE } from '../../state/grid-logic';
+import type { GridProgress } from '../../state/store';
 
 function metricsTitle(cell: GridCellView): string {
   const lines = [`text ${cell.textGuidance} · image ${cell.imageGuidance}`];
@@ -18,6 +20,7 @@ function metricsTitle(cell: GridCellView): string {
 export function GridCellTile({
   gridId,
   gridRunning,
+  preview,
   cell,
   selected,
   highlighted,
@@ -28,6 +31,8 @@ export function GridCellTile({
   gridId: string;
   /** Whether the grid still runs: unfinished cells of a stopped grid show as not run, without a spinner. */
   gridRunning: boolean;
+  /** The live preview while this cell runs (grid.progress). */
+  preview: GridProgress['preview'];
   cell: GridCellView;
   selected: boolean;
   highlighted: boolean;
@@ -46,6 +51,10 @@ export function GridCellTile({
     canvas.height = image.naturalHeight;
     context.drawImage(image, 0, 0);
   }, [image]);
+  const previewRef = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    if (previewRef.current && preview) drawRaw(previewRef.current, preview);
+  }, [preview]);
   return (
     <div
       className={`grid-cell ${selected ? 'selected' : ''} ${highlighted ? 'highlighted' : ''}`}
@@ -62,6 +71,12 @@ export function GridCellTile({
     >
       {done ? (
         <canvas ref={canvasRef} className="grid-cell-image" data-testid="grid-cell-image" />
+      ) : gridRunning && preview ? (
+        <canvas
+          ref={previewRef}
+          className="grid-cell-image grid-cell-preview"
+          data-testid="grid-cell-preview"
+        />
       ) : gridRunning ? (
         <div className="grid-cell-waiting">
           <div className="spinner" />

@@ -2,10 +2,12 @@
 import type { CSSProperties } from 'react';
 import type { GridView } from '../../../../shared/contract/schemas';
 import { cellAt } from '../../state/grid-logic';
+import type { GridProgress } from '../../state/store';
 import { GridCellTile } from './GridCellTile';
 
 export function GridCells({
   grid,
+  progress,
   selected,
   highlighted,
   onHover,
@@ -13,6 +15,7 @@ export function GridCells({
   onKeep,
 }: {
   grid: GridView;
+  progress: GridProgress | undefined;
   selected: number | null;
   highlighted: number | null;
   onHover: (index: number | null) => void;
@@ -50,6 +53,7 @@ export function GridCells({
               key={cell.index}
               gridId={grid.gridId}
               gridRunning={grid.state === 'running'}
+              preview={progress?.cellIndex === cell.index ? progress.preview : null}
               cell={cell}
               selected={selected === cell.index}
               highlighted={highlighted === cell.index}

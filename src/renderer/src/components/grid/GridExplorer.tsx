@@ -107,6 +107,7 @@ function GridResults({
       <div className="grid-results">
         <GridCells
           grid={grid}
+          progress={progress}
           selected={selected}
           highlighted={highlighted}
           onHover={setHovered}
