@@ -168,6 +168,11 @@ export function GridExplorer({ messageId }: { messageId: string }) {
     window.addEventListener('keydown', onKey, true);
     return () => window.removeEventListener('keydown', onKey, true);
   }, [showSetup]);
+  // The edit went away (undone, deleted): nothing to explore any more.
+  const gone = !message;
+  useEffect(() => {
+    if (gone) closeGridExplorer();
+  }, [gone]);
   if (!message) return null;
   return (
     <div className="grid-overlay" role="dialog" aria-label="Explore guidance" data-testid="grid-explorer">
