@@ -349,8 +349,12 @@ describe.skipIf(!hasChromium)('guidance explorer in the browser', () => {
     await cells().nth(1).hover();
     await cells().nth(1).getByTestId('grid-keep').click();
     await expect.poll(variantCount, { timeout: 60_000 }).toBe(before + 1);
+    // Cell 1 is text 7.5 × image 1 with the grid's seed and steps: the variant records those settings.
+    const kept = (await api.call('document.get', {}))!.messages.at(-1)!.variants.at(-1)!.settings;
+    expect([kept.textGuidance, kept.imageGuidance, kept.seed, kept.steps]).toEqual([7.5, 1, grid.seed, 3]);
     await page.keyboard.press('Escape');
     await expect.poll(() => lastMessage().getByTestId('variant').count()).toBe(before + 1);
+    await expect.poll(() => lastMessage().getByTestId('settings-chips').textContent()).toContain('3 steps');
     await screenshot(page, 'real-grid-cell-kept');
     await page.locator('body').press('Control+z');
     await expect.poll(variantCount).toBe(before);
