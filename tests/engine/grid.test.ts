@@ -166,11 +166,12 @@ describe('a grid run gives every cell the pixels of edit() alone', () => {
     });
   }
 
-  it('without batchRows, batches what the memory budget allows (at most 9 rows)', async () => {
+  it('without batchRows, on the CPU, runs the rows of one cell per UNet call', async () => {
     const before = { ...pipeline.counters };
     const result = await pipeline.editGrid(source, grid);
     expectSameCells(result.cells, reference.cells);
-    expect(pipeline.counters.unetRuns - before.unetRuns).toBe(1 + 2 * 2);
+    expect(pipeline.info.provider).toBe('cpu');
+    expect(pipeline.counters.unetRuns - before.unetRuns).toBe(1 + 6 * 2);
   });
 
   it('another scheduler with state (DPM-Solver++ 2M) and another seed match too', async () => {
