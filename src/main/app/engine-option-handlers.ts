@@ -80,8 +80,8 @@ export function engineOptionHandlers(ctx: HandlerContext): Pick<Handlers, Engine
         throw new ContractError('unsupported', 'Folder dialogs are only available in the desktop app');
       const chosen = await ctx.dialogs.chooseExportFolder('Choose a folder for the training pairs');
       if (!chosen) return { path: null, pairs: 0, skipped: [] };
-      ctx.policy.grantDir(chosen, 'write');
-      const outDir = await freshFolder(ctx.policy.check(chosen, 'write'), documents.trainingPairsName());
+      // The folder comes from the dialog, never from the renderer: nothing to check or grant.
+      const outDir = await freshFolder(chosen, documents.trainingPairsName());
       const written = await writePairs(documents, outDir);
       return { path: outDir, ...written };
     },
