@@ -307,6 +307,7 @@ export const MENU_COMMANDS = [
   'saveAs',
   'exportPng',
   'exportPsd',
+  'exportTrainingPairs',
   'undo',
   'redo',
   'zoomIn',
