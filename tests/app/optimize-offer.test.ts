@@ -11,7 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAppCore, type AppCore } from '../../src/main/app/app-core';
 import { EngineHost } from '../../src/main/app/engine-host';
 import { createNodeLauncher } from '../../src/main/app/engine/node-launcher';
-import { hashUnet } from '../../src/main/engine/optimized-cache';
+import { hashUnet } from '../../src/main/engine/optimize-into-cache';
 import { makeTinyModel } from '../../src/main/engine/tiny-model/tiny-model';
 import type { CallName } from '../../src/shared/contract/channels';
 import type { CallResponse, ModelStatus } from '../../src/shared/contract/schemas';

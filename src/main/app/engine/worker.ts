@@ -106,7 +106,7 @@ async function handle(message: HostToWorker): Promise<void> {
       running.set(message.jobId, controller);
       try {
         // Loaded lazily, as the pipeline is: it reads the whole UNet, here and never in the app.
-        const { optimizeIntoCache } = await import('../../engine/optimized-cache');
+        const { optimizeIntoCache } = await import('../../engine/optimize-into-cache');
         const copy = await optimizeIntoCache(message.dir, message.cacheRoot, {
           signal: controller.signal,
           onProgress: (progress) => port.send({ type: 'optimizeProgress', jobId: message.jobId, progress }),
