@@ -4,7 +4,7 @@
  * reused by a later load without being written again, edits from it equal to the original's, a
  * refusal that keeps the original and says why, a dismissal remembered per model, and a cancel.
  */
-import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -192,7 +192,11 @@ describe('"Optimise for speed and memory" in the app', () => {
     await core.dispose();
     const again = appCore(configDir);
     expect((await call(again, 'model.useFolder', { dir: modelDir })).optimization?.state).toBe('dismissed');
-    // Still available on request.
+    // Still available on request; a partial copy left by a worker killed mid-rewrite is cleared.
+    const key = await hashUnet(modelDir);
+    const cache = join(configDir, 'optimized');
+    mkdirSync(join(cache, `${key}.partial-99999`, 'unet'), { recursive: true });
     expect((await call(again, 'model.optimize')).optimization?.state).toBe('cached');
+    expect(readdirSync(cache).sort()).toEqual([key, 'index.json'].sort());
   }, 120_000);
 });

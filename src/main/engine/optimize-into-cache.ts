@@ -4,7 +4,7 @@
  * Reads the whole UNet: the engine worker runs it, never the app's event loop.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write';
@@ -75,7 +75,9 @@ export async function optimizeIntoCache(
     options.onProgress?.({ stage: 'rewriting', fraction: 0.3 });
     await mkdir(cacheRoot, { recursive: true });
     const partial = join(cacheRoot, `${key}.partial-${process.pid}`);
-    rmSync(partial, { recursive: true, force: true });
+    // A worker ended mid-rewrite (a cancel that did not stop in time) leaves its partial folder.
+    for (const name of readdirSync(cacheRoot))
+      if (name.startsWith(`${key}.partial-`)) rmSync(join(cacheRoot, name), { recursive: true, force: true });
     rmSync(copy, { recursive: true, force: true });
     try {
       attentionRewritten = (await optimizeModelFolder(dir, partial)).attentionRewritten;
