@@ -130,6 +130,14 @@ export function fakeDocuments(): DocumentService & { calls: string[] } {
       need();
       return { name: `picture.${format}`, bytes: PNG_1X1 };
     },
+    async exportTrainingPairs() {
+      need();
+      calls.push('exportTrainingPairs');
+      return { pairs: 0, skipped: [] };
+    },
+    trainingPairsName() {
+      return 'picture-training-pairs';
+    },
     subscribe(events) {
       listeners.add(events);
       return () => listeners.delete(events);

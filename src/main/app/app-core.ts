@@ -69,6 +69,7 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     settings,
     bus,
     modelsDir,
+    optimizedDir: join(options.configDir, 'optimized'),
     ...(options.hub ? { hub: options.hub } : {}),
   });
   const documents = options.createDocuments?.(engine) ?? null;

@@ -33,6 +33,7 @@ import { DocumentStateError } from '../document/errors';
 import { exportPng, exportPsd } from '../document/export';
 import { importImage } from '../document/import';
 import { encodeProject, loadProject } from '../document/project-file';
+import { exportTrainingPairs } from '../document/training-pairs';
 import {
   AutosaveScheduler,
   deleteRecovery,
@@ -42,7 +43,7 @@ import {
   type RecoveryInfo,
 } from '../document/recovery';
 import { CANCELLED_FAILURE, DocumentSession } from '../document/session';
-import type { DocumentEvents, DocumentService, LayerPatch } from './document-service';
+import type { DocumentEvents, DocumentService, LayerPatch, TrainingPairsExport } from './document-service';
 
 const THUMBNAIL_SIDE = 128;
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
@@ -407,6 +408,19 @@ class SessionDocumentService implements DocumentService {
         ? await exportPng(session.doc, session.store)
         : await exportPsd(session.doc, session.store);
     return { name: `${stem(session.path ?? this.name)}.${format}`, bytes };
+  }
+
+  async exportTrainingPairs(outDir: string): Promise<TrainingPairsExport> {
+    const session = this.need();
+    const summary = await exportTrainingPairs(
+      [{ name: session.path ?? this.name, doc: session.doc, store: session.store }],
+      outDir,
+    );
+    return { pairs: summary.pairs.length, skipped: summary.skipped };
+  }
+
+  trainingPairsName(): string {
+    return `${stem(this.need().path ?? this.name)}-training-pairs`;
   }
 
   subscribe(events: DocumentEvents): () => void {

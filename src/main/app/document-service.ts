@@ -27,6 +27,12 @@ export interface JobUpdate {
   error: string | null;
 }
 
+export interface TrainingPairsExport {
+  pairs: number;
+  /** Edit layers without a result, which were left out. */
+  skipped: string[];
+}
+
 export interface DocumentEvents {
   changed(view: DocumentView | null): void;
   progress(progress: JobProgress): void;
@@ -67,6 +73,13 @@ export interface DocumentService {
   /** Queues the stale layers' re-runs, bottom first; answers how many are stale. */
   rerunStale(): Promise<number>;
   exportBytes(format: ExportFormat): Promise<{ name: string; bytes: Uint8Array }>;
+  /**
+   * The open document's kept edits as training pairs (document/training-pairs.ts) written into
+   * `outDir` (new or empty); `name` suggests a folder name for them.
+   */
+  exportTrainingPairs(outDir: string): Promise<TrainingPairsExport>;
+  /** A folder name for the pairs of the open document ("<project>-training-pairs"). */
+  trainingPairsName(): string;
   /** Autosaves newer than what was saved: unsaved pictures, and the open project's. */
   recoveries(): Promise<RecoveryEntry[]>;
   restoreRecovery(id: string): Promise<DocumentView>;

@@ -22,7 +22,15 @@ import {
 } from '../../shared/engine-types';
 import type { EngineStatus } from '../../shared/contract/schemas';
 import type { ProcessHandle } from './engine/child-handle';
-import type { HostToWorker, WorkerToHost } from './engine/protocol';
+import {
+  AUTO_ENGINE_OPTIONS,
+  sameEngineOptions,
+  type EngineLoadOptions,
+  type HostToWorker,
+  type OptimizedCopy,
+  type OptimizeProgress,
+  type WorkerToHost,
+} from './engine/protocol';
 
 export type WorkerHandle = ProcessHandle<HostToWorker, WorkerToHost>;
 
@@ -54,7 +62,7 @@ interface Worker {
   ready: Promise<void>;
   exited: boolean;
   /** The model loaded in this worker, if any. */
-  loaded: { dir: string; provider: ProviderName; info: ModelInfo } | null;
+  loaded: { dir: string; provider: ProviderName; options: EngineLoadOptions; info: ModelInfo } | null;
   listeners: Set<(message: WorkerToHost) => void>;
   exitListeners: Set<(reason: string) => void>;
 }
@@ -70,7 +78,7 @@ export interface EngineHostOptions {
 
 export class EngineHost implements EditEngine {
   private worker: Worker | null = null;
-  private model: { dir: string; provider: ProviderName } | null = null;
+  private model: { dir: string; provider: ProviderName; options: EngineLoadOptions } | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private nextRequestId = 1;
   private nextJobId = 1;
@@ -101,9 +109,13 @@ export class EngineHost implements EditEngine {
   }
 
   /** Loads (or switches to) a model folder in the worker; rejects with the loader's message. */
-  loadModel(dir: string, provider: ProviderName): Promise<ModelInfo> {
+  loadModel(
+    dir: string,
+    provider: ProviderName,
+    options: EngineLoadOptions = AUTO_ENGINE_OPTIONS,
+  ): Promise<ModelInfo> {
     return this.serialize(async () => {
-      this.model = { dir, provider };
+      this.model = { dir, provider, options };
       const worker = await this.ensureWorker();
       return this.load(worker);
     });
@@ -125,12 +137,50 @@ export class EngineHost implements EditEngine {
         if (
           !worker.loaded ||
           worker.loaded.dir !== this.model.dir ||
-          worker.loaded.provider !== this.model.provider
+          worker.loaded.provider !== this.model.provider ||
+          !sameEngineOptions(worker.loaded.options, this.model.options)
         ) {
           await this.load(worker);
         }
         if (options.signal?.aborted) throw cancelledError();
         return await this.runEdit(worker, source, settings, options);
+      } finally {
+        this.busy--;
+        this.emitStatus();
+      }
+    });
+  }
+
+  /**
+   * Writes an optimised copy of a model folder into `cacheRoot` (or finds the one there), in the
+   * worker: hashing and rewriting read the whole UNet. Queued with edits. Cancelling stops it
+   * between chunks; a rewrite that does not stop in time is ended with the worker.
+   */
+  optimizeModel(
+    dir: string,
+    cacheRoot: string,
+    options: { signal?: AbortSignal; onProgress?: (progress: OptimizeProgress) => void } = {},
+  ): Promise<OptimizedCopy> {
+    return this.serialize(async () => {
+      if (options.signal?.aborted) throw cancelledError();
+      this.busy++;
+      this.emitStatus();
+      try {
+        const worker = await this.ensureWorker();
+        const jobId = `o${this.nextJobId++}`;
+        return await this.runJob<OptimizedCopy>(
+          worker,
+          jobId,
+          { type: 'optimize', jobId, dir, cacheRoot },
+          {
+            ...(options.signal ? { signal: options.signal } : {}),
+            onMessage: (message) => {
+              if (message.type === 'optimizeProgress') options.onProgress?.(message.progress);
+              return message.type === 'optimized' ? { value: message.copy } : undefined;
+            },
+            during: 'while optimising the model',
+          },
+        );
       } finally {
         this.busy--;
         this.emitStatus();
@@ -257,7 +307,68 @@ export class EngineHost implements EditEngine {
       };
       worker.listeners.add(onMessage);
       worker.exitListeners.add(onExit);
-      worker.handle.send({ type: 'load', requestId, dir: model.dir, provider: model.provider });
+      worker.handle.send({
+        type: 'load',
+        requestId,
+        dir: model.dir,
+        provider: model.provider,
+        options: model.options,
+      });
+    });
+  }
+
+  /** Sends one job message and settles on its answer, its failure, a cancel or the worker's exit. */
+  private runJob<T>(
+    worker: Worker,
+    jobId: string,
+    request: HostToWorker,
+    options: {
+      signal?: AbortSignal;
+      onMessage: (message: WorkerToHost) => { value: T } | undefined;
+      during: string;
+    },
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let killTimer: ReturnType<typeof setTimeout> | undefined;
+      let cancelRequested = false;
+      const cleanup = () => {
+        worker.listeners.delete(onMessage);
+        worker.exitListeners.delete(onExit);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+      };
+      const onMessage = (message: WorkerToHost) => {
+        if (!('jobId' in message) || message.jobId !== jobId) return;
+        if (message.type === 'failed') {
+          cleanup();
+          if (message.cancelled) reject(cancelledError());
+          else reject(Object.assign(new Error(message.message), { name: message.name }));
+          return;
+        }
+        const settled = options.onMessage(message);
+        if (settled) {
+          cleanup();
+          resolve(settled.value);
+        }
+      };
+      const onExit = (reason: string) => {
+        cleanup();
+        if (cancelRequested) reject(cancelledError());
+        else reject(new EngineCrashedError(`The engine stopped ${options.during} (${reason})`));
+      };
+      const onAbort = () => {
+        cancelRequested = true;
+        try {
+          worker.handle.send({ type: 'cancel', jobId });
+        } catch {
+          /* the exit handler settles it */
+        }
+        killTimer = setTimeout(() => worker.handle.kill(), this.options.cancelGraceMs ?? 20_000);
+      };
+      worker.listeners.add(onMessage);
+      worker.exitListeners.add(onExit);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      worker.handle.send(request);
     });
   }
 

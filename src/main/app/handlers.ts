@@ -15,6 +15,7 @@ import { PROJECT_EXTENSION, type Dialogs } from './dialogs';
 import type { Handlers } from './dispatcher';
 import type { DocumentService } from './document-service';
 import type { EngineHost } from './engine-host';
+import { engineOptionHandlers } from './engine-option-handlers';
 import type { ModelService } from './model-service';
 import type { PathPolicy } from './path-policy';
 import type { SettingsStore } from './settings-store';
@@ -160,6 +161,11 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'settings.get': () => ctx.settings.get(),
     'settings.update': async (request) => {
       if (request.provider) await ctx.models.setProvider(request.provider);
+      if (request.memoryBudgetGb !== undefined || request.threads !== undefined)
+        await ctx.models.setEngineOptions({
+          ...(request.memoryBudgetGb !== undefined ? { memoryBudgetGb: request.memoryBudgetGb } : {}),
+          ...(request.threads !== undefined ? { threads: request.threads } : {}),
+        });
       return ctx.settings.update((settings: AppSettings) => {
         if (request.editDefaults)
           settings.editDefaults = { ...settings.editDefaults, ...request.editDefaults };
@@ -258,6 +264,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'text.countTokens': ({ text }) => tokenCounter.count(text),
     'recovery.discard': async ({ id }) => ({ discarded: await requireDocuments(ctx).discardRecovery(id) }),
     ...gridHandlers(),
+    ...engineOptionHandlers(ctx),
   };
 }
 

@@ -4,7 +4,14 @@
  * Runs as TypeScript under tsx in development and tests, and as built JS in the packaged app.
  */
 import { CANCELLED_ERROR_NAME, type ProviderName } from '../../../shared/engine-types';
-import { ENGINE_KIND_ENV, type EngineKind, type HostToWorker, type WorkerToHost } from './protocol';
+import {
+  ENGINE_KIND_ENV,
+  sameEngineOptions,
+  type EngineKind,
+  type EngineLoadOptions,
+  type HostToWorker,
+  type WorkerToHost,
+} from './protocol';
 import { loadEngine, type LoadedEngine } from './worker-engine';
 
 interface Port {
@@ -37,7 +44,7 @@ function connect(): Port {
 const kind: EngineKind = process.env[ENGINE_KIND_ENV] === 'fake' ? 'fake' : 'onnx';
 const port = connect();
 let engine: LoadedEngine | null = null;
-let loaded: { dir: string; provider: ProviderName } | null = null;
+let loaded: { dir: string; provider: ProviderName; options: EngineLoadOptions } | null = null;
 const running = new Map<string, AbortController>();
 
 function errorFields(error: unknown): { message: string; name: string } {
@@ -49,7 +56,13 @@ async function handle(message: HostToWorker): Promise<void> {
   switch (message.type) {
     case 'load': {
       try {
-        if (engine && loaded && loaded.dir === message.dir && loaded.provider === message.provider) {
+        if (
+          engine &&
+          loaded &&
+          loaded.dir === message.dir &&
+          loaded.provider === message.provider &&
+          sameEngineOptions(loaded.options, message.options)
+        ) {
           port.send({ type: 'loaded', requestId: message.requestId, info: engine.info });
           return;
         }
@@ -57,8 +70,8 @@ async function handle(message: HostToWorker): Promise<void> {
         engine = null;
         loaded = null;
         await previous?.dispose().catch(() => undefined);
-        engine = await loadEngine(kind, message.dir, message.provider);
-        loaded = { dir: message.dir, provider: message.provider };
+        engine = await loadEngine(kind, message.dir, message.provider, message.options);
+        loaded = { dir: message.dir, provider: message.provider, options: message.options };
         port.send({ type: 'loaded', requestId: message.requestId, info: engine.info });
       } catch (error) {
         port.send({ type: 'loadFailed', requestId: message.requestId, ...errorFields(error) });
@@ -82,6 +95,29 @@ async function handle(message: HostToWorker): Promise<void> {
           jobId: message.jobId,
           ...fields,
           cancelled: fields.name === CANCELLED_ERROR_NAME || controller.signal.aborted,
+        });
+      } finally {
+        running.delete(message.jobId);
+      }
+      return;
+    }
+    case 'optimize': {
+      const controller = new AbortController();
+      running.set(message.jobId, controller);
+      try {
+        // Loaded lazily, as the pipeline is: it reads the whole UNet, here and never in the app.
+        const { optimizeIntoCache } = await import('../../engine/optimize-into-cache');
+        const copy = await optimizeIntoCache(message.dir, message.cacheRoot, {
+          signal: controller.signal,
+          onProgress: (progress) => port.send({ type: 'optimizeProgress', jobId: message.jobId, progress }),
+        });
+        port.send({ type: 'optimized', jobId: message.jobId, copy });
+      } catch (error) {
+        port.send({
+          type: 'failed',
+          jobId: message.jobId,
+          ...errorFields(error),
+          cancelled: controller.signal.aborted,
         });
       } finally {
         running.delete(message.jobId);
