@@ -16,17 +16,25 @@ import {
   type EditResult,
   type EditRunOptions,
   type EditSettings,
+  type GridSettings,
   type ModelInfo,
   type ProviderName,
   type RgbImage,
 } from '../../shared/engine-types';
 import type { EngineStatus } from '../../shared/contract/schemas';
+import type {
+  MeasuredGridCell,
+  MeasuredGridResult,
+  MeasuredGridRunOptions,
+  MeasuringGridEngine,
+} from '../engine/measured-grid';
 import type { ProcessHandle } from './engine/child-handle';
 import type { HostToWorker, WorkerToHost } from './engine/protocol';
 
 export type WorkerHandle = ProcessHandle<HostToWorker, WorkerToHost>;
 
 export type WorkerLauncher = () => WorkerHandle;
+
 
 export class EngineCrashedError extends Error {
   override name = 'EngineCrashedError';
@@ -68,7 +76,8 @@ export interface EngineHostOptions {
   onStatus?: (status: EngineStatus) => void;
 }
 
-export class EngineHost implements EditEngine {
+export class EngineHost implements EditEngine, MeasuringGridEngine {
+  readonly measuresGrids = true as const;
   private worker: Worker | null = null;
   private model: { dir: string; provider: ProviderName } | null = null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -131,6 +140,40 @@ export class EngineHost implements EditEngine {
         }
         if (options.signal?.aborted) throw cancelledError();
         return await this.runEdit(worker, source, settings, options);
+      } finally {
+        this.busy--;
+        this.emitStatus();
+      }
+    });
+  }
+
+  /**
+   * Runs a guidance grid in the worker (its editGrid, or cell by cell), with CLIP metrics per cell
+   * when `options.metrics` names a CLIP model. A grid is one job: it waits for the edits queued
+   * before it, and the edits queued after it wait for it. A cancel keeps the cells already
+   * delivered through onCell and then rejects with the cancellation error.
+   */
+  editGrid(
+    source: RgbImage,
+    settings: GridSettings,
+    options: MeasuredGridRunOptions = {},
+  ): Promise<MeasuredGridResult> {
+    return this.serialize(async () => {
+      if (options.signal?.aborted) throw cancelledError();
+      if (!this.model) throw new NoModelError();
+      this.busy++;
+      this.emitStatus();
+      try {
+        const worker = await this.ensureWorker();
+        if (
+          !worker.loaded ||
+          worker.loaded.dir !== this.model.dir ||
+          worker.loaded.provider !== this.model.provider
+        ) {
+          await this.load(worker);
+        }
+        if (options.signal?.aborted) throw cancelledError();
+        return await this.runGrid(worker, source, settings, options);
       } finally {
         this.busy--;
         this.emitStatus();
@@ -261,6 +304,105 @@ export class EngineHost implements EditEngine {
     });
   }
 
+  private runGrid(
+    worker: Worker,
+    source: RgbImage,
+    settings: GridSettings,
+    options: MeasuredGridRunOptions,
+  ): Promise<MeasuredGridResult> {
+    const jobId = `g${this.nextJobId++}`;
+    const cells: MeasuredGridCell[] = [];
+    return this.runJob<MeasuredGridResult>(
+      worker,
+      jobId,
+      { type: 'grid', jobId, source, settings, metrics: options.metrics ?? null, ...batch(options) },
+      options.signal,
+      (message, resolve) => {
+        if (message.type === 'gridProgress') {
+          safely(() => options.onProgress?.(message.progress));
+        } else if (message.type === 'gridCell') {
+          const cell: MeasuredGridCell = { ...message.cell, metrics: message.metrics };
+          cells.push(cell);
+          safely(() => options.onCell?.(cell));
+        } else if (message.type === 'gridDone') {
+          resolve({
+            cells,
+            unetRows: message.unetRows,
+            unetRowsAlone: message.unetRowsAlone,
+            totalMs: message.totalMs,
+            metricsError: message.metricsError,
+          });
+        }
+      },
+      'the guidance grid',
+    );
+  }
+
+  /**
+   * Sends a job's first message and settles with what `onMessage` resolves, a 'failed' reply (the
+   * cancellation error when cancelled), or the worker's exit. An abort sends 'cancel' and kills the
+   * worker if it has not stopped within the grace time.
+   */
+  private runJob<T>(
+    worker: Worker,
+    jobId: string,
+    start: HostToWorker,
+    signal: AbortSignal | undefined,
+    onMessage: (message: WorkerToHost, resolve: (value: T) => void) => void,
+    what: string,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let killTimer: ReturnType<typeof setTimeout> | undefined;
+      let cancelRequested = false;
+      const cleanup = () => {
+        worker.listeners.delete(listener);
+        worker.exitListeners.delete(onExit);
+        signal?.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+      };
+      const listener = (message: WorkerToHost) => {
+        if (!('jobId' in message) || message.jobId !== jobId) return;
+        if (message.type === 'failed') {
+          cleanup();
+          if (message.cancelled) reject(cancelledError());
+          else {
+            const error = new Error(message.message);
+            error.name = message.name;
+            reject(error);
+          }
+          return;
+        }
+        onMessage(message, (value) => {
+          cleanup();
+          resolve(value);
+        });
+      };
+      const onExit = (reason: string) => {
+        cleanup();
+        if (cancelRequested) reject(cancelledError());
+        else
+          reject(
+            new EngineCrashedError(
+              `The engine stopped during ${what} (${reason}); it restarts with the next edit`,
+            ),
+          );
+      };
+      const onAbort = () => {
+        cancelRequested = true;
+        try {
+          worker.handle.send({ type: 'cancel', jobId });
+        } catch {
+          /* the exit handler settles it */
+        }
+        killTimer = setTimeout(() => worker.handle.kill(), this.options.cancelGraceMs ?? 20_000);
+      };
+      worker.listeners.add(listener);
+      worker.exitListeners.add(onExit);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.handle.send(start);
+    });
+  }
+
   private runEdit(
     worker: Worker,
     source: RgbImage,
@@ -323,4 +465,16 @@ export class EngineHost implements EditEngine {
       worker.handle.send({ type: 'edit', jobId, source, settings });
     });
   }
+}
+
+function safely(listener: () => void): void {
+  try {
+    listener();
+  } catch (error) {
+    console.error('grid listener failed', error);
+  }
+}
+
+function batch(options: MeasuredGridRunOptions): { batchRows?: number } {
+  return options.batchRows !== undefined ? { batchRows: options.batchRows } : {};
 }

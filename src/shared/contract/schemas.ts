@@ -144,6 +144,8 @@ export const appSettingsSchema = z.strictObject({
   models: z.array(modelEntrySchema).max(100),
   editDefaults: editDefaultsSchema,
   downloadRepo: z.string().max(LIMITS.nameChars),
+  /** The CLIP model folder chosen for the guidance grid's metrics; absent or null: look beside the model. */
+  clipFolder: z.string().max(LIMITS.pathChars).nullable().optional(),
 });
 export type AppSettings = z.infer<typeof appSettingsSchema>;
 

@@ -6,14 +6,30 @@ import type {
   EditProgress,
   EditResult,
   EditSettings,
+  GridCell,
+  GridProgress,
+  GridSettings,
   ModelInfo,
   ProviderName,
   RgbImage,
 } from '../../../shared/engine-types';
+import type { GridMetrics } from '../../../shared/contract/schemas';
+import type { GridMetricsRequest } from '../../engine/measured-grid';
+
+export type { GridMetricsRequest };
 
 export type HostToWorker =
   | { type: 'load'; requestId: number; dir: string; provider: ProviderName }
   | { type: 'edit'; jobId: string; source: RgbImage; settings: EditSettings }
+  | {
+      type: 'grid';
+      jobId: string;
+      source: RgbImage;
+      settings: GridSettings;
+      batchRows?: number;
+      /** Null: no metrics (no CLIP model). */
+      metrics: GridMetricsRequest | null;
+    }
   | { type: 'cancel'; jobId: string }
   | { type: 'shutdown' };
 
@@ -23,6 +39,18 @@ export type WorkerToHost =
   | { type: 'loadFailed'; requestId: number; message: string; name: string }
   | { type: 'progress'; jobId: string; progress: EditProgress }
   | { type: 'done'; jobId: string; result: EditResult }
+  | { type: 'gridProgress'; jobId: string; progress: GridProgress }
+  /** A finished cell, with its metrics (null without a CLIP model or when CLIP failed). */
+  | { type: 'gridCell'; jobId: string; cell: GridCell; metrics: GridMetrics | null }
+  | {
+      type: 'gridDone';
+      jobId: string;
+      unetRows: number;
+      unetRowsAlone: number;
+      totalMs: number;
+      /** Why metrics were asked for but not computed (the CLIP model did not load), else null. */
+      metricsError: string | null;
+    }
   | { type: 'failed'; jobId: string; message: string; name: string; cancelled: boolean };
 
 /** Which engine implementation the worker loads (env INSTRUCT_EDIT_ENGINE). */
