@@ -47,12 +47,7 @@ import { CANCELLED_FAILURE, DocumentSession } from '../document/session';
 import { GridNotFoundError, type Grid } from '../document/grids';
 import { InvalidSettingsError } from '../engine/errors';
 import { gridCellPositions, type RgbImage } from '../../shared/engine-types';
-import type {
-  DocumentEvents,
-  DocumentService,
-  GridStartRequest,
-  LayerPatch,
-} from './document-service';
+import type { DocumentEvents, DocumentService, GridStartRequest, LayerPatch } from './document-service';
 
 const THUMBNAIL_SIDE = 128;
 /** At most one grid.progress event per grid in this time, besides the first of each cell. */

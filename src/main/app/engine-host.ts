@@ -35,7 +35,6 @@ export type WorkerHandle = ProcessHandle<HostToWorker, WorkerToHost>;
 
 export type WorkerLauncher = () => WorkerHandle;
 
-
 export class EngineCrashedError extends Error {
   override name = 'EngineCrashedError';
 }

@@ -285,7 +285,15 @@ function gridHandlers(
     return ctx.clip.use(dir);
   };
   return {
-    'grid.start': async ({ messageId, textScales, imageScales, steps, seed, captionBefore, captionAfter }) => {
+    'grid.start': async ({
+      messageId,
+      textScales,
+      imageScales,
+      steps,
+      seed,
+      captionBefore,
+      captionAfter,
+    }) => {
       const documents = requireOpenDocument(ctx);
       requireModel(ctx);
       return documents.startGrid({

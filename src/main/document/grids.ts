@@ -238,7 +238,10 @@ export class GridBook {
       [...grid.live.sourceParts],
       cell.durationMs ?? 0,
     );
-    this.session.apply({ type: 'add-variant', layerId: grid.layerId, variant, activate: true }, keepLabel(cell));
+    this.session.apply(
+      { type: 'add-variant', layerId: grid.layerId, variant, activate: true },
+      keepLabel(cell),
+    );
     cell.keptVariantId = variant.id;
     this.emit(grid);
     return variant.id;
@@ -287,7 +290,8 @@ export class GridBook {
 
   private finishedCell(gridId: string, index: number): { grid: Grid; cell: GridCellState } {
     const grid = this.byId(gridId);
-    if (!grid) throw new GridNotFoundError(`No guidance grid ${gridId}: it was replaced or its layer deleted`);
+    if (!grid)
+      throw new GridNotFoundError(`No guidance grid ${gridId}: it was replaced or its layer deleted`);
     const cell = grid.cells.get(index);
     if (!cell) {
       const count = grid.textScales.length * grid.imageScales.length;
@@ -393,9 +397,7 @@ export class GridNotFoundError extends Error {
 }
 
 function fromRecord(record: GridRecord): Grid {
-  const positions = new Map(
-    gridCellPositions(record).map((position) => [position.index, position] as const),
-  );
+  const positions = new Map(gridCellPositions(record).map((position) => [position.index, position] as const));
   const cells = new Map<number, GridCellState>();
   for (const cell of record.cells) {
     const position = positions.get(cell.index);

@@ -480,13 +480,7 @@ export class DocumentSession {
         },
       });
       if (signal.aborted) throw cancelled();
-      const variant = await this.makeVariant(
-        source,
-        result,
-        job.request,
-        parts,
-        performance.now() - started,
-      );
+      const variant = await this.makeVariant(source, result, job.request, parts, performance.now() - started);
       if (signal.aborted) throw cancelled();
       job.settled = true;
       this.jobs.delete(job.id);
