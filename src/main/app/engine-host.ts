@@ -6,6 +6,9 @@
  *   abort signal → 'cancel' message (and, if the worker does not answer in time, the worker is killed)
  *   worker exits mid-job → the job fails with EngineCrashedError; the next edit starts a new worker
  *   and loads the model again.
+ *   editGrid() → 'grid' message → 'gridProgress' / 'gridCell' (with CLIP metrics) → 'gridDone' | 'failed'
+ *
+ * Edits and grids are jobs of one queue: one runs at a time, in the order they were asked for.
  *
  * How the worker process is started is injected (WorkerLauncher): a Node child process in browser
  * mode, tests and the app's backend process.
@@ -409,60 +412,17 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
     options: EditRunOptions,
   ): Promise<EditResult> {
     const jobId = `e${this.nextJobId++}`;
-    return new Promise<EditResult>((resolve, reject) => {
-      let killTimer: ReturnType<typeof setTimeout> | undefined;
-      let cancelRequested = false;
-      const cleanup = () => {
-        worker.listeners.delete(onMessage);
-        worker.exitListeners.delete(onExit);
-        options.signal?.removeEventListener('abort', onAbort);
-        if (killTimer) clearTimeout(killTimer);
-      };
-      const onMessage = (message: WorkerToHost) => {
-        if (!('jobId' in message) || message.jobId !== jobId) return;
-        if (message.type === 'progress') {
-          try {
-            options.onProgress?.(message.progress);
-          } catch (error) {
-            console.error('progress listener failed', error);
-          }
-        } else if (message.type === 'done') {
-          cleanup();
-          resolve(message.result);
-        } else if (message.type === 'failed') {
-          cleanup();
-          if (message.cancelled) reject(cancelledError());
-          else {
-            const error = new Error(message.message);
-            error.name = message.name;
-            reject(error);
-          }
-        }
-      };
-      const onExit = (reason: string) => {
-        cleanup();
-        if (cancelRequested) reject(cancelledError());
-        else
-          reject(
-            new EngineCrashedError(
-              `The engine stopped during the edit (${reason}); it restarts with the next edit`,
-            ),
-          );
-      };
-      const onAbort = () => {
-        cancelRequested = true;
-        try {
-          worker.handle.send({ type: 'cancel', jobId });
-        } catch {
-          /* the exit handler settles it */
-        }
-        killTimer = setTimeout(() => worker.handle.kill(), this.options.cancelGraceMs ?? 20_000);
-      };
-      worker.listeners.add(onMessage);
-      worker.exitListeners.add(onExit);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      worker.handle.send({ type: 'edit', jobId, source, settings });
-    });
+    return this.runJob<EditResult>(
+      worker,
+      jobId,
+      { type: 'edit', jobId, source, settings },
+      options.signal,
+      (message, resolve) => {
+        if (message.type === 'progress') safely(() => options.onProgress?.(message.progress));
+        else if (message.type === 'done') resolve(message.result);
+      },
+      'the edit',
+    );
   }
 }
 
@@ -470,7 +430,7 @@ function safely(listener: () => void): void {
   try {
     listener();
   } catch (error) {
-    console.error('grid listener failed', error);
+    console.error('job listener failed', error);
   }
 }
 
