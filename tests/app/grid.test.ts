@@ -209,6 +209,23 @@ describe('guidance grid through the app (browser mode, engine worker, tiny CLIP)
     expect(
       (await call<{ grid: GridView }>('grid.get', { messageId })).grid.cells[3]?.keptVariantId,
     ).toBeNull();
+
+    // Saved and reopened: the same grid, numbers and (at this size, untouched) pictures; not keepable.
+    const pictures = await Promise.all(
+      grid.cells.map(
+        async (c) => (await call<{ png: Uint8Array }>('grid.cellImage', { gridId, cellIndex: c.index })).png,
+      ),
+    );
+    const saved = await call<{ bytes: Uint8Array }>('project.saveBytes', {});
+    await call('document.openBytes', { name: 'picture.iedit', bytes: saved.bytes });
+    const reopened = (await call<{ grid: GridView }>('grid.get', { messageId })).grid;
+    expect(reopened).toEqual({ ...grid, cells: grid.cells.map((c) => ({ ...c, keepable: false })) });
+    for (const cell of reopened.cells) {
+      const thumbnail = await call<{ png: Uint8Array }>('grid.cellImage', { gridId, cellIndex: cell.index });
+      expect((await decode(thumbnail.png)).data).toEqual((await decode(pictures[cell.index]!)).data);
+    }
+    const refused = await core.dispatcher.dispatch('grid.keep', { gridId, cellIndex: 0 });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'conflict' } });
   }, 120_000);
 
   it('a CLIP folder chosen by path is remembered; a folder without CLIP is reported, not remembered', async () => {
@@ -259,5 +276,30 @@ describe('guidance grid through the app (browser mode, engine worker, tiny CLIP)
       expect(cell.result.image.data).toEqual(single.image.data);
       expect(cell.result.settings).toEqual(single.settings);
     }
+  }, 60_000);
+
+  it('a CLIP model that does not load leaves the grid without numbers, saying why', async () => {
+    const broken = tempDir('broken-clip-');
+    writeFileSync(join(broken, 'text_model.onnx'), 'not a graph');
+    writeFileSync(join(broken, 'vision_model.onnx'), 'not a graph');
+    expect(await call('clip.useFolder', { path: broken })).toMatchObject({
+      state: 'ready',
+      source: 'chosen',
+    });
+    const messageId = (await call<{ messages: { id: string }[] }>('document.get', {})).messages[0]!.id;
+    const ended = gridEnded();
+    await call('grid.start', {
+      messageId,
+      textScales: [4],
+      imageScales: [1.2],
+      steps: 1,
+      captionAfter: 'red',
+    });
+    const grid = await ended;
+    expect(grid.state).toBe('done');
+    expect(grid.clipModel).toBeNull();
+    expect(grid.error).toMatch(/^The CLIP model did not load: /);
+    expect(grid.cells.map((c) => [c.state, c.metrics, c.keepable])).toEqual([['done', null, true]]);
+    await call('clip.useFolder', { path: null });
   }, 60_000);
 });
