@@ -14,6 +14,7 @@ import { EngineHost } from '../../src/main/app/engine-host';
 import { FAKE_ENGINE_FILE } from '../../src/main/app/engine/fake-engine';
 import { createNodeLauncher } from '../../src/main/app/engine/node-launcher';
 import { makeTinyClipModel } from '../../src/main/engine/tiny-model/tiny-clip';
+import { makeTinyModel } from '../../src/main/engine/tiny-model/tiny-model';
 import type { CallName } from '../../src/shared/contract/channels';
 import type { GridView } from '../../src/shared/contract/schemas';
 import type { MeasuredGridCell } from '../../src/main/engine/measured-grid';
@@ -302,4 +303,47 @@ describe('guidance grid through the app (browser mode, engine worker, tiny CLIP)
     expect(grid.cells.map((c) => [c.state, c.metrics, c.keepable])).toEqual([['done', null, true]]);
     await call('clip.useFolder', { path: null });
   }, 60_000);
+});
+
+describe('guidance grid in the engine worker with the ONNX pipeline (generated tiny model)', () => {
+  let host: EngineHost | undefined;
+  afterAll(async () => {
+    await host?.dispose();
+  });
+
+  it('each cell equals the single edit with its scales; metrics on the processed source', async () => {
+    const dir = tempDir('grid-tiny-model-');
+    await makeTinyModel(dir, { kind: 'demo' });
+    host = new EngineHost({ launcher: createNodeLauncher({ engine: 'onnx' }) });
+    await host.loadModel(dir, 'cpu');
+    const settings = {
+      instruction: 'make it red',
+      steps: 2,
+      seed: 4,
+      scheduler: 'euler-ancestral' as const,
+      resolution: 'native' as const,
+      textScales: [2, 8],
+      imageScales: [1, 1.6],
+    };
+    const grid = await host.editGrid(picture(), settings, {
+      metrics: { clipDir, captionBefore: null, captionAfter: 'a red wall' },
+    });
+    expect(grid.metricsError).toBeNull();
+    expect(grid.cells.map((c) => [c.index, c.textGuidance, c.imageGuidance])).toEqual([
+      [0, 2, 1],
+      [1, 8, 1],
+      [2, 2, 1.6],
+      [3, 8, 1.6],
+    ]);
+    const after = await expectedText(clipDir, 'a red wall', false);
+    for (const cell of grid.cells) {
+      const single = await host.edit(picture(), cellSettings(settings, cell));
+      expect(cell.result.image.data).toEqual(single.image.data);
+      const source = await expectedImage(cell.result.processedSource);
+      const result = await expectedImage(cell.result.image);
+      expect(cell.metrics?.imageSimilarity).toBeCloseTo(cos(source, result), 4);
+      expect(cell.metrics?.clipT).toBeCloseTo(cos(result, after), 4);
+      expect(cell.metrics?.directionalSimilarity).toBeNull();
+    }
+  }, 120_000);
 });
