@@ -19,7 +19,7 @@ import {
   type GridSettings,
   type RgbImage,
 } from '../../src/shared/engine-types';
-import { fakeEditEngine } from './fake-edit-engine';
+import { EngineGate, fakeEditEngine } from './fake-edit-engine';
 
 const WIDTH = 330;
 const HEIGHT = 260;
@@ -174,6 +174,35 @@ describe('guidance grid on a document', () => {
     });
     expect((await again).gridId).toBe(gridId);
     expect((await service.grid(messageId))?.cells.map((c) => c.textGuidance)).toEqual([5]);
+    await service.dispose();
+  });
+
+  it('waits in the queue behind a running edit; cancelled there, it ends at once', async () => {
+    const gate = new EngineGate(true);
+    const engine = fakeEditEngine({ gate });
+    const service = createDocumentService(engine);
+    await service.open(await photo(), 'photo.png', null);
+    const first = jobDone(service);
+    const { messageId } = await service.enqueueEdit(settings('make it red', 5));
+    await first;
+    gate.close();
+    const rerun = jobDone(service);
+    await service.enqueueEdit(settings('make it red', 6), messageId);
+    const queued = await service.startGrid({ messageId, ...GRID, clipDir: null });
+    const ended = gridEnded(service);
+    // The re-run holds the engine: the grid has not started a cell.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(engine.calls.settings.map((s) => s.seed)).toEqual([5, 6]);
+    expect((await service.grid(messageId))?.cells.every((c) => c.state === 'pending')).toBe(true);
+    expect(await service.cancelGrid(queued.gridId)).toBe(true);
+    expect((await ended).state).toBe('cancelled');
+    gate.open();
+    await rerun;
+    // A grid started now uses the active (re-run) variant's settings and seed.
+    const next = gridEnded(service);
+    await service.startGrid({ messageId, textScales: [5], imageScales: [1.5], clipDir: null });
+    expect((await next).state).toBe('done');
+    expect(engine.calls.settings.map((s) => s.seed)).toEqual([5, 6, 6]);
     await service.dispose();
   });
 

@@ -75,6 +75,8 @@ export interface Grid {
   /** What Keep needs: the source the cells edited and what it was made of. Null after a reopen. */
   live: { source: RgbImage; sourceParts: string[] } | null;
   controller: AbortController | null;
+  /** Whether its turn in the session's queue has come (a grid cancelled before then ends at once). */
+  started: boolean;
   /** Resolves when the run has ended (at once for grids loaded from a project). */
   done: Promise<void>;
 }
@@ -168,6 +170,7 @@ export class GridBook {
       runningCell: null,
       live: null,
       controller: new AbortController(),
+      started: false,
       done: new Promise<void>((resolve) => (finish = resolve)),
     };
     this.byLayer.set(layerId, grid);
@@ -180,6 +183,11 @@ export class GridBook {
     const grid = this.byId(gridId);
     if (!grid || grid.state !== 'running' || !grid.controller) return false;
     grid.controller.abort();
+    if (!grid.started) {
+      grid.state = 'cancelled';
+      grid.controller = null;
+      this.emit(grid);
+    }
     return true;
   }
 
@@ -304,7 +312,9 @@ export class GridBook {
 
   private async run(grid: Grid, input: GridStart): Promise<void> {
     const session = this.session;
-    const signal = grid.controller!.signal;
+    if (grid.state !== 'running' || !grid.controller) return; // cancelled while queued
+    grid.started = true;
+    const signal = grid.controller.signal;
     // Cells are stored in the order they arrive; each waits for its thumbnail.
     let stored: Promise<void> = Promise.resolve();
     try {
@@ -429,6 +439,7 @@ function fromRecord(record: GridRecord): Grid {
     runningCell: null,
     live: null,
     controller: null,
+    started: true,
     done: Promise.resolve(),
   };
 }
