@@ -4,6 +4,9 @@
  * keeps finished cells, Keep adds exactly the variant a re-run with those settings would (without
  * running the engine), undo/redo, and the grid saved in the project and reopened as thumbnails.
  */
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { createDocumentService } from '../../src/main/app/document-adapter';
@@ -342,6 +345,47 @@ describe('guidance grid on a document', () => {
         /reopened from a saved project/.test(error.message),
     );
     await reopened.dispose();
+    await service.dispose();
+  });
+
+  it('is in the autosave: a recovered document has its grid', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'grid-recovery-'));
+    const service = createDocumentService(fakeEditEngine(), {
+      recoveryFolder: folder,
+      autosaveIntervalMs: 30,
+    });
+    await service.open(await photo(), 'photo.png', null);
+    const done = jobDone(service);
+    const { messageId } = await service.enqueueEdit(settings('make it red', 5));
+    await done;
+    const ended = gridEnded(service);
+    const { gridId } = await service.startGrid({
+      messageId,
+      textScales: [4],
+      imageScales: [1.3],
+      clipDir: null,
+    });
+    await ended;
+    // Wait for an autosave written after the grid (it has the grid in it).
+    let grids = 0;
+    for (let tries = 0; grids === 0 && tries < 600; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const file = existsSync(folder)
+        ? readdirSync(folder).find((n) => n.endsWith('.recovery.iedit'))
+        : undefined;
+      if (file)
+        grids = (await readProjectManifest(join(folder, file)).catch(() => null))?.manifest.grids.length ?? 0;
+    }
+    expect(grids).toBe(1);
+    const restarted = createDocumentService(fakeEditEngine(), { recoveryFolder: folder });
+    const [offered] = await restarted.recoveries();
+    await restarted.restoreRecovery(offered!.id);
+    const grid = await restarted.grid(messageId);
+    expect(grid?.gridId).toBe(gridId);
+    expect(grid?.cells.map((c) => [c.textGuidance, c.imageGuidance, c.state, c.keepable])).toEqual([
+      [4, 1.3, 'done', false],
+    ]);
+    await restarted.dispose();
     await service.dispose();
   });
 
