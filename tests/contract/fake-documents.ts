@@ -154,6 +154,27 @@ export function fakeDocuments(): DocumentService & { calls: string[] } {
       calls.push('discardRecovery');
       return false;
     },
+    async startGrid({ messageId }) {
+      need();
+      calls.push('startGrid');
+      if (messageId !== 'm1') throw new ContractError('not-found', `No layer ${messageId}`);
+      return { gridId: 'g1' };
+    },
+    async cancelGrid(gridId) {
+      return gridId === 'g1';
+    },
+    async grid() {
+      need();
+      return null;
+    },
+    async gridCellImage(gridId) {
+      need();
+      throw new ContractError('not-found', `No guidance grid ${gridId}`);
+    },
+    async keepGridCell(gridId) {
+      need();
+      throw new ContractError('not-found', `No guidance grid ${gridId}`);
+    },
     async dispose() {},
   };
 }

@@ -8,6 +8,7 @@ import type { EditSettings } from '../../shared/engine-types';
 import type {
   DocumentView,
   ExportFormat,
+  GridView,
   JobProgress,
   JobStatus,
   PngImage,
@@ -33,10 +34,37 @@ export interface TrainingPairsExport {
   skipped: string[];
 }
 
+export interface GridProgressEvent {
+  gridId: string;
+  messageId: string;
+  stepsDone: number;
+  totalSteps: number;
+  cellsDone: number;
+  totalCells: number;
+  elapsedMs: number;
+  cellIndex: number | null;
+  preview: { width: number; height: number; channels: 3; data: Uint8Array } | null;
+}
+
 export interface DocumentEvents {
   changed(view: DocumentView | null): void;
   progress(progress: JobProgress): void;
   job(update: JobUpdate): void;
+  /** A guidance grid started, got a cell, ended, or had a cell kept. */
+  grid?(view: GridView): void;
+  gridProgress?(progress: GridProgressEvent): void;
+}
+
+export interface GridStartRequest {
+  messageId: string;
+  textScales: number[];
+  imageScales: number[];
+  steps?: number;
+  seed?: number;
+  captionBefore?: string | null;
+  captionAfter?: string | null;
+  /** The CLIP model for the metrics, or null (no metrics). */
+  clipDir: string | null;
 }
 
 export interface DocumentService {
@@ -84,6 +112,14 @@ export interface DocumentService {
   recoveries(): Promise<RecoveryEntry[]>;
   restoreRecovery(id: string): Promise<DocumentView>;
   discardRecovery(id: string): Promise<boolean>;
+  /** Runs a guidance grid on an edit message's source (see src/main/document/grids.ts). */
+  startGrid(request: GridStartRequest): Promise<{ gridId: string }>;
+  cancelGrid(gridId: string): Promise<boolean>;
+  /** The message's last grid, or null. */
+  grid(messageId: string): Promise<GridView | null>;
+  gridCellImage(gridId: string, cellIndex: number, maxSide?: number): Promise<PngImage>;
+  /** Adds a finished cell as a variant of its message (one undo step), without running the engine. */
+  keepGridCell(gridId: string, cellIndex: number): Promise<DocumentView>;
   subscribe(events: DocumentEvents): () => void;
   dispose(): Promise<void>;
 }

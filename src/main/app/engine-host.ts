@@ -9,6 +9,10 @@
  *
  * How the worker process is started is injected (WorkerLauncher): a Node child process in browser
  * mode, tests and the app's backend process.
+ *
+ *   editGrid() → 'grid' message → 'gridProgress' / 'gridCell' (with CLIP metrics) → 'gridDone' | 'failed'
+ *
+ * Edits, grids and optimisations are jobs of one queue: one runs at a time, in the order asked for.
  */
 import {
   CANCELLED_ERROR_NAME,
@@ -16,11 +20,18 @@ import {
   type EditResult,
   type EditRunOptions,
   type EditSettings,
+  type GridSettings,
   type ModelInfo,
   type ProviderName,
   type RgbImage,
 } from '../../shared/engine-types';
 import type { EngineStatus } from '../../shared/contract/schemas';
+import type {
+  MeasuredGridCell,
+  MeasuredGridResult,
+  MeasuredGridRunOptions,
+  MeasuringGridEngine,
+} from '../engine/measured-grid';
 import type { ProcessHandle } from './engine/child-handle';
 import {
   AUTO_ENGINE_OPTIONS,
@@ -76,7 +87,8 @@ export interface EngineHostOptions {
   onStatus?: (status: EngineStatus) => void;
 }
 
-export class EngineHost implements EditEngine {
+export class EngineHost implements EditEngine, MeasuringGridEngine {
+  readonly measuresGrids = true as const;
   private worker: Worker | null = null;
   private model: { dir: string; provider: ProviderName; options: EngineLoadOptions } | null = null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -144,6 +156,41 @@ export class EngineHost implements EditEngine {
         }
         if (options.signal?.aborted) throw cancelledError();
         return await this.runEdit(worker, source, settings, options);
+      } finally {
+        this.busy--;
+        this.emitStatus();
+      }
+    });
+  }
+
+  /**
+   * Runs a guidance grid in the worker (its editGrid, or cell by cell), with CLIP metrics per cell
+   * when `options.metrics` names a CLIP model. A grid is one job: it waits for the edits queued
+   * before it, and the edits queued after it wait for it. A cancel keeps the cells already
+   * delivered through onCell and then rejects with the cancellation error.
+   */
+  editGrid(
+    source: RgbImage,
+    settings: GridSettings,
+    options: MeasuredGridRunOptions = {},
+  ): Promise<MeasuredGridResult> {
+    return this.serialize(async () => {
+      if (options.signal?.aborted) throw cancelledError();
+      if (!this.model) throw new NoModelError();
+      this.busy++;
+      this.emitStatus();
+      try {
+        const worker = await this.ensureWorker();
+        if (
+          !worker.loaded ||
+          worker.loaded.dir !== this.model.dir ||
+          worker.loaded.provider !== this.model.provider ||
+          !sameEngineOptions(worker.loaded.options, this.model.options)
+        ) {
+          await this.load(worker);
+        }
+        if (options.signal?.aborted) throw cancelledError();
+        return await this.runGrid(worker, source, settings, options);
       } finally {
         this.busy--;
         this.emitStatus();
@@ -372,6 +419,46 @@ export class EngineHost implements EditEngine {
     });
   }
 
+  private runGrid(
+    worker: Worker,
+    source: RgbImage,
+    settings: GridSettings,
+    options: MeasuredGridRunOptions,
+  ): Promise<MeasuredGridResult> {
+    const jobId = `g${this.nextJobId++}`;
+    const cells: MeasuredGridCell[] = [];
+    const batch = options.batchRows !== undefined ? { batchRows: options.batchRows } : {};
+    return this.runJob<MeasuredGridResult>(
+      worker,
+      jobId,
+      { type: 'grid', jobId, source, settings, metrics: options.metrics ?? null, ...batch },
+      {
+        ...(options.signal ? { signal: options.signal } : {}),
+        onMessage: (message) => {
+          if (message.type === 'gridProgress') {
+            safely(() => options.onProgress?.(message.progress));
+          } else if (message.type === 'gridCell') {
+            const cell: MeasuredGridCell = { ...message.cell, metrics: message.metrics };
+            cells.push(cell);
+            safely(() => options.onCell?.(cell));
+          } else if (message.type === 'gridDone') {
+            return {
+              value: {
+                cells,
+                unetRows: message.unetRows,
+                unetRowsAlone: message.unetRowsAlone,
+                totalMs: message.totalMs,
+                metricsError: message.metricsError,
+              },
+            };
+          }
+          return undefined;
+        },
+        during: 'during the guidance grid',
+      },
+    );
+  }
+
   private runEdit(
     worker: Worker,
     source: RgbImage,
@@ -433,5 +520,13 @@ export class EngineHost implements EditEngine {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       worker.handle.send({ type: 'edit', jobId, source, settings });
     });
+  }
+}
+
+function safely(listener: () => void): void {
+  try {
+    listener();
+  } catch (error) {
+    console.error('job listener failed', error);
   }
 }

@@ -153,6 +153,8 @@ export const appSettingsSchema = z.strictObject({
   threads: threadsSchema.nullable(),
   /** Model folders whose "Optimise for speed and memory" offer the user dismissed. */
   optimizeDismissed: z.array(z.string().max(LIMITS.pathChars)).max(100),
+  /** The CLIP model folder chosen for the guidance grid's metrics; absent or null: look beside the model. */
+  clipFolder: z.string().max(LIMITS.pathChars).nullable().optional(),
 });
 export type AppSettings = z.infer<typeof appSettingsSchema>;
 

@@ -6,10 +6,17 @@ import type {
   EditProgress,
   EditResult,
   EditSettings,
+  GridCell,
+  GridProgress,
+  GridSettings,
   ModelInfo,
   ProviderName,
   RgbImage,
 } from '../../../shared/engine-types';
+import type { GridMetrics } from '../../../shared/contract/schemas';
+import type { GridMetricsRequest } from '../../engine/measured-grid';
+
+export type { GridMetricsRequest };
 
 /** How the engine may use the machine (the app's memory and threads settings). */
 export interface EngineLoadOptions {
@@ -52,6 +59,15 @@ export type HostToWorker =
     }
   | { type: 'optimize'; jobId: string; dir: string; cacheRoot: string }
   | { type: 'edit'; jobId: string; source: RgbImage; settings: EditSettings }
+  | {
+      type: 'grid';
+      jobId: string;
+      source: RgbImage;
+      settings: GridSettings;
+      batchRows?: number;
+      /** Null: no metrics (no CLIP model). */
+      metrics: GridMetricsRequest | null;
+    }
   | { type: 'cancel'; jobId: string }
   | { type: 'shutdown' };
 
@@ -63,6 +79,18 @@ export type WorkerToHost =
   | { type: 'done'; jobId: string; result: EditResult }
   | { type: 'optimizeProgress'; jobId: string; progress: OptimizeProgress }
   | { type: 'optimized'; jobId: string; copy: OptimizedCopy }
+  | { type: 'gridProgress'; jobId: string; progress: GridProgress }
+  /** A finished cell, with its metrics (null without a CLIP model or when CLIP failed). */
+  | { type: 'gridCell'; jobId: string; cell: GridCell; metrics: GridMetrics | null }
+  | {
+      type: 'gridDone';
+      jobId: string;
+      unetRows: number;
+      unetRowsAlone: number;
+      totalMs: number;
+      /** Why metrics were asked for but not computed (the CLIP model did not load), else null. */
+      metricsError: string | null;
+    }
   | { type: 'failed'; jobId: string; message: string; name: string; cancelled: boolean };
 
 /** Which engine implementation the worker loads (env INSTRUCT_EDIT_ENGINE). */

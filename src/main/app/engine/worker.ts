@@ -3,7 +3,15 @@
  * so an out-of-memory or a native crash in inference cannot take the window or the document down.
  * Runs as TypeScript under tsx in development and tests, and as built JS in the packaged app.
  */
-import { CANCELLED_ERROR_NAME, type ProviderName } from '../../../shared/engine-types';
+import {
+  CANCELLED_ERROR_NAME,
+  type GridCell,
+  type GridRunOptions,
+  type ProviderName,
+} from '../../../shared/engine-types';
+import type { GridMetrics } from '../../../shared/contract/schemas';
+import { runGridByCells } from '../../engine/grid-by-cells';
+import { disposeClip, GridMeter, loadClip } from './grid-metrics';
 import {
   ENGINE_KIND_ENV,
   sameEngineOptions,
@@ -124,12 +132,74 @@ async function handle(message: HostToWorker): Promise<void> {
       }
       return;
     }
+    case 'grid': {
+      const controller = new AbortController();
+      running.set(message.jobId, controller);
+      // Cells are sent in the order they finish, each after its metrics.
+      let delivered: Promise<void> = Promise.resolve();
+      let metricsError: string | null = null;
+      try {
+        if (!engine) throw new Error('No model is loaded');
+        let meter: GridMeter | null = null;
+        if (message.metrics) {
+          try {
+            meter = new GridMeter(await loadClip(message.metrics.clipDir), message.metrics);
+          } catch (error) {
+            metricsError = `The CLIP model did not load: ${errorFields(error).message}`;
+          }
+        }
+        const options = {
+          signal: controller.signal,
+          ...(message.batchRows !== undefined ? { batchRows: message.batchRows } : {}),
+          onProgress: (progress: Parameters<NonNullable<GridRunOptions['onProgress']>>[0]) =>
+            port.send({ type: 'gridProgress', jobId: message.jobId, progress }),
+          onCell: (cell: GridCell) => {
+            delivered = delivered.then(async () => {
+              let metrics: GridMetrics | null = null;
+              if (meter && metricsError === null) {
+                try {
+                  metrics = await meter.measure(cell.result.processedSource, cell.result.image);
+                } catch (error) {
+                  metricsError = `CLIP could not measure the grid: ${errorFields(error).message}`;
+                }
+              }
+              port.send({ type: 'gridCell', jobId: message.jobId, cell, metrics });
+            });
+          },
+        };
+        const result = engine.editGrid
+          ? await engine.editGrid(message.source, message.settings, options)
+          : await runGridByCells(engine, message.source, message.settings, options);
+        await delivered;
+        port.send({
+          type: 'gridDone',
+          jobId: message.jobId,
+          unetRows: result.unetRows,
+          unetRowsAlone: result.unetRowsAlone,
+          totalMs: result.totalMs,
+          metricsError,
+        });
+      } catch (error) {
+        await delivered;
+        const fields = errorFields(error);
+        port.send({
+          type: 'failed',
+          jobId: message.jobId,
+          ...fields,
+          cancelled: fields.name === CANCELLED_ERROR_NAME || controller.signal.aborted,
+        });
+      } finally {
+        running.delete(message.jobId);
+      }
+      return;
+    }
     case 'cancel':
       running.get(message.jobId)?.abort();
       return;
     case 'shutdown':
       for (const controller of running.values()) controller.abort();
       await engine?.dispose().catch(() => undefined);
+      await disposeClip();
       process.exit(0);
   }
 }
