@@ -130,6 +130,14 @@ export function fakeDocuments(): DocumentService & { calls: string[] } {
       need();
       return { name: `picture.${format}`, bytes: PNG_1X1 };
     },
+    async exportTrainingPairs() {
+      need();
+      calls.push('exportTrainingPairs');
+      return { pairs: 0, skipped: [] };
+    },
+    trainingPairsName() {
+      return 'picture-training-pairs';
+    },
     subscribe(events) {
       listeners.add(events);
       return () => listeners.delete(events);
@@ -145,6 +153,27 @@ export function fakeDocuments(): DocumentService & { calls: string[] } {
     async discardRecovery() {
       calls.push('discardRecovery');
       return false;
+    },
+    async startGrid({ messageId }) {
+      need();
+      calls.push('startGrid');
+      if (messageId !== 'm1') throw new ContractError('not-found', `No layer ${messageId}`);
+      return { gridId: 'g1' };
+    },
+    async cancelGrid(gridId) {
+      return gridId === 'g1';
+    },
+    async grid() {
+      need();
+      return null;
+    },
+    async gridCellImage(gridId) {
+      need();
+      throw new ContractError('not-found', `No guidance grid ${gridId}`);
+    },
+    async keepGridCell(gridId) {
+      need();
+      throw new ContractError('not-found', `No guidance grid ${gridId}`);
     },
     async dispose() {},
   };

@@ -25,7 +25,13 @@ const settings = {
 const VALID: Record<CallName, Record<string, unknown>> = {
   'app.info': {},
   'settings.get': {},
-  'settings.update': { provider: 'cpu', editDefaults: { steps: 10 }, downloadRepo: 'owner/name' },
+  'settings.update': {
+    provider: 'cpu',
+    editDefaults: { steps: 10 },
+    downloadRepo: 'owner/name',
+    memoryBudgetGb: 6,
+    threads: 2,
+  },
   'model.status': {},
   'model.useFolder': { dir: '/nonexistent/model' },
   'model.chooseFolder': {},
@@ -69,6 +75,12 @@ const VALID: Record<CallName, Record<string, unknown>> = {
   'clip.status': {},
   'clip.useFolder': { path: '/nonexistent/clip' },
   'clip.chooseFolder': {},
+  'system.resources': {},
+  'model.optimize': {},
+  'model.optimizeCancel': {},
+  'model.optimizeDismiss': {},
+  'export.trainingPairs': {},
+  'export.trainingPairsBytes': {},
 };
 
 function wrongValueFor(schema: z.ZodType, value: unknown): unknown[] {

@@ -366,7 +366,9 @@ describe('bad inputs', () => {
     await expectRefused(
       bytes,
       'newer-version',
-      /newer version of the app \(format version 2; this version reads up to 1\)/,
+      new RegExp(
+        `newer version of the app \\(format version ${PROJECT_FORMAT_VERSION + 1}; this version reads up to ${PROJECT_FORMAT_VERSION}\\)`,
+      ),
     );
   });
 

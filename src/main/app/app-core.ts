@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { DocumentView } from '../../shared/contract/schemas';
+import { ClipService } from './clip-service';
 import { createDispatcher, type Dispatcher } from './dispatcher';
 import type { Dialogs } from './dialogs';
 import type { DocumentService } from './document-service';
@@ -69,6 +70,7 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     settings,
     bus,
     modelsDir,
+    optimizedDir: join(options.configDir, 'optimized'),
     ...(options.hub ? { hub: options.hub } : {}),
   });
   const documents = options.createDocuments?.(engine) ?? null;
@@ -76,6 +78,8 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     changed: (view: DocumentView | null) => bus.emit('document.changed', { document: view }),
     progress: (progress) => bus.emit('job.progress', progress),
     job: (update) => bus.emit('job.updated', update),
+    grid: (grid) => bus.emit('grid.updated', { grid }),
+    gridProgress: (progress) => bus.emit('grid.progress', progress),
   });
 
   const handlers = createHandlers({
@@ -86,6 +90,7 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     policy,
     engine,
     models,
+    clip: new ClipService(settings, models),
     documents,
     dialogs: options.dialogs ?? null,
     acceptTypedModelFolders: options.acceptTypedModelFolders ?? options.mode === 'browser',

@@ -7,6 +7,8 @@ export interface Dialogs {
   chooseModelFolder(): Promise<string | null>;
   saveProject(suggestedName: string): Promise<string | null>;
   saveExport(format: ExportFormat, suggestedName: string): Promise<string | null>;
+  /** A folder to write several files into (training pairs); null when cancelled. */
+  chooseExportFolder?(title: string): Promise<string | null>;
 }
 
 export const PROJECT_EXTENSION = 'iedit';

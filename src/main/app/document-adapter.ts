@@ -9,6 +9,8 @@ import { ContractError } from '../../shared/contract/errors';
 import { LIMITS } from '../../shared/contract/limits';
 import type {
   DocumentView,
+  GridCellView,
+  GridView,
   LayerView,
   MessageView,
   PngImage,
@@ -33,6 +35,7 @@ import { DocumentStateError } from '../document/errors';
 import { exportPng, exportPsd } from '../document/export';
 import { importImage } from '../document/import';
 import { encodeProject, loadProject } from '../document/project-file';
+import { exportTrainingPairs } from '../document/training-pairs';
 import {
   AutosaveScheduler,
   deleteRecovery,
@@ -42,9 +45,20 @@ import {
   type RecoveryInfo,
 } from '../document/recovery';
 import { CANCELLED_FAILURE, DocumentSession } from '../document/session';
-import type { DocumentEvents, DocumentService, LayerPatch } from './document-service';
+import { GridNotFoundError, type Grid } from '../document/grids';
+import { InvalidSettingsError } from '../engine/errors';
+import { gridCellPositions, type RgbImage } from '../../shared/engine-types';
+import type {
+  DocumentEvents,
+  DocumentService,
+  GridStartRequest,
+  LayerPatch,
+  TrainingPairsExport,
+} from './document-service';
 
 const THUMBNAIL_SIDE = 128;
+/** At most one grid.progress event per grid in this time, besides the first of each cell. */
+const GRID_PROGRESS_INTERVAL_MS = 100;
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 
 export interface DocumentServiceOptions {
@@ -113,6 +127,7 @@ class SessionDocumentService implements DocumentService {
         engine: this.engine,
         model: this.options.model,
         path: path !== null && extname(path).toLowerCase() === PROJECT_EXTENSION ? path : null,
+        grids: loaded.grids,
       });
     } else {
       const imported = await importImage(bytes, { name });
@@ -130,7 +145,7 @@ class SessionDocumentService implements DocumentService {
     const folder = this.options.recoveryFolder;
     if (folder) {
       this.autosave = new AutosaveScheduler({
-        snapshot: () => ({ doc: next.doc, store: next.store }),
+        snapshot: () => ({ doc: next.doc, store: next.store, grids: next.grids.records() }),
         projectPath: next.path,
         recoveryFolder: folder,
         generator: { name: 'instruct-edit', version: this.options.appVersion ?? '0.0.0' },
@@ -140,6 +155,7 @@ class SessionDocumentService implements DocumentService {
         },
       });
     }
+    const gridProgressSent = new Map<string, { at: number; cellIndex: number | null }>();
     this.unsubscribe = next.subscribe({
       changed: () => {
         if (next.revision !== this.autosavedRevision) {
@@ -162,6 +178,34 @@ class SessionDocumentService implements DocumentService {
       },
       job: ({ jobId, layerId, status, error }) => {
         for (const listener of this.listeners) listener.job({ jobId, messageId: layerId, status, error });
+      },
+      grid: ({ layerId }) => {
+        const grid = next.grids.of(layerId);
+        if (!grid) return;
+        const view = this.gridView(next, grid);
+        for (const listener of this.listeners) listener.grid?.(view);
+      },
+      gridProgress: ({ gridId, layerId, progress }) => {
+        const now = performance.now();
+        const cellIndex = progress.cell?.index ?? null;
+        const last = gridProgressSent.get(gridId);
+        const finished = progress.stepsDone >= progress.totalSteps;
+        if (last && last.cellIndex === cellIndex && now - last.at < GRID_PROGRESS_INTERVAL_MS && !finished)
+          return;
+        gridProgressSent.set(gridId, { at: now, cellIndex });
+        for (const listener of this.listeners) {
+          listener.gridProgress?.({
+            gridId,
+            messageId: layerId,
+            stepsDone: progress.stepsDone,
+            totalSteps: progress.totalSteps,
+            cellsDone: progress.cellsDone,
+            totalCells: progress.totalCells,
+            elapsedMs: progress.elapsedMs,
+            cellIndex,
+            preview: progress.preview ? { ...progress.preview, channels: 3 } : null,
+          });
+        }
       },
     });
     return this.emitChanged();
@@ -315,6 +359,7 @@ class SessionDocumentService implements DocumentService {
     const revision = session.revision;
     const bytes = await encodeProject(session.doc, session.store, {
       generator: { name: 'instruct-edit', version: this.options.appVersion ?? '0.0.0' },
+      grids: session.grids.records(),
     });
     return { name: `${stem(session.path ?? this.name)}${PROJECT_EXTENSION}`, bytes, revision };
   }
@@ -385,6 +430,7 @@ class SessionDocumentService implements DocumentService {
       engine: this.engine,
       model: this.options.model,
       path: info.projectPath,
+      grids: loaded.grids,
     });
     // Restored work is not saved anywhere yet.
     next.revision++;
@@ -407,6 +453,68 @@ class SessionDocumentService implements DocumentService {
         ? await exportPng(session.doc, session.store)
         : await exportPsd(session.doc, session.store);
     return { name: `${stem(session.path ?? this.name)}.${format}`, bytes };
+  }
+
+  async exportTrainingPairs(outDir: string): Promise<TrainingPairsExport> {
+    const session = this.need();
+    const summary = await exportTrainingPairs(
+      [{ name: session.path ?? this.name, doc: session.doc, store: session.store }],
+      outDir,
+    );
+    return { pairs: summary.pairs.length, skipped: summary.skipped };
+  }
+
+  trainingPairsName(): string {
+    return `${stem(this.need().path ?? this.name)}-training-pairs`;
+  }
+
+  async startGrid(request: GridStartRequest): Promise<{ gridId: string }> {
+    const session = this.need();
+    this.layer(session, request.messageId);
+    try {
+      const grid = session.grids.start(request.messageId, {
+        textScales: request.textScales,
+        imageScales: request.imageScales,
+        ...(request.steps !== undefined ? { steps: request.steps } : {}),
+        ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        captionBefore: request.captionBefore ?? null,
+        captionAfter: request.captionAfter ?? null,
+        clipDir: request.clipDir,
+      });
+      return { gridId: grid.id };
+    } catch (error) {
+      throw asContractError(error);
+    }
+  }
+
+  async cancelGrid(gridId: string): Promise<boolean> {
+    return this.session?.grids.cancel(gridId) ?? false;
+  }
+
+  async grid(messageId: string): Promise<GridView | null> {
+    const session = this.need();
+    this.layer(session, messageId);
+    const grid = session.grids.of(messageId);
+    return grid ? this.gridView(session, grid) : null;
+  }
+
+  async gridCellImage(gridId: string, cellIndex: number, maxSide?: number): Promise<PngImage> {
+    const session = this.need();
+    try {
+      return await encodePng(await session.grids.cellImage(gridId, cellIndex), maxSide);
+    } catch (error) {
+      throw asContractError(error);
+    }
+  }
+
+  async keepGridCell(gridId: string, cellIndex: number): Promise<DocumentView> {
+    const session = this.need();
+    try {
+      await session.grids.keep(gridId, cellIndex);
+    } catch (error) {
+      throw asContractError(error);
+    }
+    return this.view(session);
   }
 
   subscribe(events: DocumentEvents): () => void {
@@ -491,6 +599,48 @@ class SessionDocumentService implements DocumentService {
       width: out.width,
       height: out.height,
       png: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
+  }
+
+  private gridView(session: DocumentSession, grid: Grid): GridView {
+    const cells = gridCellPositions(grid).map((position): GridCellView => {
+      const cell = grid.cells.get(position.index);
+      return {
+        index: position.index,
+        textIndex: position.textIndex,
+        imageIndex: position.imageIndex,
+        textGuidance: position.textGuidance,
+        imageGuidance: position.imageGuidance,
+        state: cell
+          ? 'done'
+          : grid.state === 'running' && grid.runningCell === position.index
+            ? 'running'
+            : 'pending',
+        keepable: cell ? session.grids.keepable(grid, cell) : false,
+        keptVariantId: cell ? session.grids.keptVariant(grid, cell) : null,
+        metrics: cell?.metrics ? { ...cell.metrics } : null,
+        durationMs: cell?.durationMs ?? null,
+      };
+    });
+    return {
+      gridId: grid.id,
+      messageId: grid.layerId,
+      state: grid.state,
+      error: grid.error,
+      instruction: grid.request.instruction,
+      steps: grid.request.steps,
+      seed: grid.request.seed,
+      scheduler: grid.request.scheduler,
+      resolution: grid.request.resolution,
+      textScales: [...grid.textScales],
+      imageScales: [...grid.imageScales],
+      captionBefore: grid.captionBefore,
+      captionAfter: grid.captionAfter,
+      clipModel: grid.clipModel,
+      processedWidth: grid.processedWidth,
+      processedHeight: grid.processedHeight,
+      cells,
+      createdAt: grid.createdAt,
     };
   }
 
@@ -593,7 +743,24 @@ function stem(name: string): string {
   return (extension ? base.slice(0, -extension.length) : base) || 'Untitled';
 }
 
+/** Raw pixels as PNG, fitted inside `maxSide` when that is smaller; encoded in sharp's threads. */
+async function encodePng(image: RgbImage, maxSide?: number): Promise<PngImage> {
+  let pipeline = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  });
+  if (maxSide !== undefined && maxSide < Math.max(image.width, image.height))
+    pipeline = pipeline.resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true });
+  const { data, info } = await pipeline.png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
+  return {
+    width: info.width,
+    height: info.height,
+    png: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
+}
+
 function asContractError(error: unknown): unknown {
+  if (error instanceof GridNotFoundError) return new ContractError('not-found', error.message);
+  if (error instanceof InvalidSettingsError) return new ContractError('bad-request', error.message);
   if (error instanceof DocumentActionError) {
     return new ContractError(error.code === 'not-found' ? 'not-found' : 'bad-request', error.message);
   }

@@ -8,6 +8,7 @@ import type { EditSettings } from '../../shared/engine-types';
 import type {
   DocumentView,
   ExportFormat,
+  GridView,
   JobProgress,
   JobStatus,
   PngImage,
@@ -27,10 +28,43 @@ export interface JobUpdate {
   error: string | null;
 }
 
+export interface TrainingPairsExport {
+  pairs: number;
+  /** Edit layers without a result, which were left out. */
+  skipped: string[];
+}
+
+export interface GridProgressEvent {
+  gridId: string;
+  messageId: string;
+  stepsDone: number;
+  totalSteps: number;
+  cellsDone: number;
+  totalCells: number;
+  elapsedMs: number;
+  cellIndex: number | null;
+  preview: { width: number; height: number; channels: 3; data: Uint8Array } | null;
+}
+
 export interface DocumentEvents {
   changed(view: DocumentView | null): void;
   progress(progress: JobProgress): void;
   job(update: JobUpdate): void;
+  /** A guidance grid started, got a cell, ended, or had a cell kept. */
+  grid?(view: GridView): void;
+  gridProgress?(progress: GridProgressEvent): void;
+}
+
+export interface GridStartRequest {
+  messageId: string;
+  textScales: number[];
+  imageScales: number[];
+  steps?: number;
+  seed?: number;
+  captionBefore?: string | null;
+  captionAfter?: string | null;
+  /** The CLIP model for the metrics, or null (no metrics). */
+  clipDir: string | null;
 }
 
 export interface DocumentService {
@@ -67,10 +101,25 @@ export interface DocumentService {
   /** Queues the stale layers' re-runs, bottom first; answers how many are stale. */
   rerunStale(): Promise<number>;
   exportBytes(format: ExportFormat): Promise<{ name: string; bytes: Uint8Array }>;
+  /**
+   * The open document's kept edits as training pairs (document/training-pairs.ts) written into
+   * `outDir` (new or empty); `name` suggests a folder name for them.
+   */
+  exportTrainingPairs(outDir: string): Promise<TrainingPairsExport>;
+  /** A folder name for the pairs of the open document ("<project>-training-pairs"). */
+  trainingPairsName(): string;
   /** Autosaves newer than what was saved: unsaved pictures, and the open project's. */
   recoveries(): Promise<RecoveryEntry[]>;
   restoreRecovery(id: string): Promise<DocumentView>;
   discardRecovery(id: string): Promise<boolean>;
+  /** Runs a guidance grid on an edit message's source (see src/main/document/grids.ts). */
+  startGrid(request: GridStartRequest): Promise<{ gridId: string }>;
+  cancelGrid(gridId: string): Promise<boolean>;
+  /** The message's last grid, or null. */
+  grid(messageId: string): Promise<GridView | null>;
+  gridCellImage(gridId: string, cellIndex: number, maxSide?: number): Promise<PngImage>;
+  /** Adds a finished cell as a variant of its message (one undo step), without running the engine. */
+  keepGridCell(gridId: string, cellIndex: number): Promise<DocumentView>;
   subscribe(events: DocumentEvents): () => void;
   dispose(): Promise<void>;
 }

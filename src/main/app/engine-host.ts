@@ -9,6 +9,10 @@
  *
  * How the worker process is started is injected (WorkerLauncher): a Node child process in browser
  * mode, tests and the app's backend process.
+ *
+ *   editGrid() → 'grid' message → 'gridProgress' / 'gridCell' (with CLIP metrics) → 'gridDone' | 'failed'
+ *
+ * Edits, grids and optimisations are jobs of one queue: one runs at a time, in the order asked for.
  */
 import {
   CANCELLED_ERROR_NAME,
@@ -16,13 +20,28 @@ import {
   type EditResult,
   type EditRunOptions,
   type EditSettings,
+  type GridSettings,
   type ModelInfo,
   type ProviderName,
   type RgbImage,
 } from '../../shared/engine-types';
 import type { EngineStatus } from '../../shared/contract/schemas';
+import type {
+  MeasuredGridCell,
+  MeasuredGridResult,
+  MeasuredGridRunOptions,
+  MeasuringGridEngine,
+} from '../engine/measured-grid';
 import type { ProcessHandle } from './engine/child-handle';
-import type { HostToWorker, WorkerToHost } from './engine/protocol';
+import {
+  AUTO_ENGINE_OPTIONS,
+  sameEngineOptions,
+  type EngineLoadOptions,
+  type HostToWorker,
+  type OptimizedCopy,
+  type OptimizeProgress,
+  type WorkerToHost,
+} from './engine/protocol';
 
 export type WorkerHandle = ProcessHandle<HostToWorker, WorkerToHost>;
 
@@ -54,7 +73,7 @@ interface Worker {
   ready: Promise<void>;
   exited: boolean;
   /** The model loaded in this worker, if any. */
-  loaded: { dir: string; provider: ProviderName; info: ModelInfo } | null;
+  loaded: { dir: string; provider: ProviderName; options: EngineLoadOptions; info: ModelInfo } | null;
   listeners: Set<(message: WorkerToHost) => void>;
   exitListeners: Set<(reason: string) => void>;
 }
@@ -68,9 +87,10 @@ export interface EngineHostOptions {
   onStatus?: (status: EngineStatus) => void;
 }
 
-export class EngineHost implements EditEngine {
+export class EngineHost implements EditEngine, MeasuringGridEngine {
+  readonly measuresGrids = true as const;
   private worker: Worker | null = null;
-  private model: { dir: string; provider: ProviderName } | null = null;
+  private model: { dir: string; provider: ProviderName; options: EngineLoadOptions } | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private nextRequestId = 1;
   private nextJobId = 1;
@@ -101,9 +121,13 @@ export class EngineHost implements EditEngine {
   }
 
   /** Loads (or switches to) a model folder in the worker; rejects with the loader's message. */
-  loadModel(dir: string, provider: ProviderName): Promise<ModelInfo> {
+  loadModel(
+    dir: string,
+    provider: ProviderName,
+    options: EngineLoadOptions = AUTO_ENGINE_OPTIONS,
+  ): Promise<ModelInfo> {
     return this.serialize(async () => {
-      this.model = { dir, provider };
+      this.model = { dir, provider, options };
       const worker = await this.ensureWorker();
       return this.load(worker);
     });
@@ -125,12 +149,85 @@ export class EngineHost implements EditEngine {
         if (
           !worker.loaded ||
           worker.loaded.dir !== this.model.dir ||
-          worker.loaded.provider !== this.model.provider
+          worker.loaded.provider !== this.model.provider ||
+          !sameEngineOptions(worker.loaded.options, this.model.options)
         ) {
           await this.load(worker);
         }
         if (options.signal?.aborted) throw cancelledError();
         return await this.runEdit(worker, source, settings, options);
+      } finally {
+        this.busy--;
+        this.emitStatus();
+      }
+    });
+  }
+
+  /**
+   * Runs a guidance grid in the worker (its editGrid, or cell by cell), with CLIP metrics per cell
+   * when `options.metrics` names a CLIP model. A grid is one job: it waits for the edits queued
+   * before it, and the edits queued after it wait for it. A cancel keeps the cells already
+   * delivered through onCell and then rejects with the cancellation error.
+   */
+  editGrid(
+    source: RgbImage,
+    settings: GridSettings,
+    options: MeasuredGridRunOptions = {},
+  ): Promise<MeasuredGridResult> {
+    return this.serialize(async () => {
+      if (options.signal?.aborted) throw cancelledError();
+      if (!this.model) throw new NoModelError();
+      this.busy++;
+      this.emitStatus();
+      try {
+        const worker = await this.ensureWorker();
+        if (
+          !worker.loaded ||
+          worker.loaded.dir !== this.model.dir ||
+          worker.loaded.provider !== this.model.provider ||
+          !sameEngineOptions(worker.loaded.options, this.model.options)
+        ) {
+          await this.load(worker);
+        }
+        if (options.signal?.aborted) throw cancelledError();
+        return await this.runGrid(worker, source, settings, options);
+      } finally {
+        this.busy--;
+        this.emitStatus();
+      }
+    });
+  }
+
+  /**
+   * Writes an optimised copy of a model folder into `cacheRoot` (or finds the one there), in the
+   * worker: hashing and rewriting read the whole UNet. Queued with edits. Cancelling stops it
+   * between chunks; a rewrite that does not stop in time is ended with the worker.
+   */
+  optimizeModel(
+    dir: string,
+    cacheRoot: string,
+    options: { signal?: AbortSignal; onProgress?: (progress: OptimizeProgress) => void } = {},
+  ): Promise<OptimizedCopy> {
+    return this.serialize(async () => {
+      if (options.signal?.aborted) throw cancelledError();
+      this.busy++;
+      this.emitStatus();
+      try {
+        const worker = await this.ensureWorker();
+        const jobId = `o${this.nextJobId++}`;
+        return await this.runJob<OptimizedCopy>(
+          worker,
+          jobId,
+          { type: 'optimize', jobId, dir, cacheRoot },
+          {
+            ...(options.signal ? { signal: options.signal } : {}),
+            onMessage: (message) => {
+              if (message.type === 'optimizeProgress') options.onProgress?.(message.progress);
+              return message.type === 'optimized' ? { value: message.copy } : undefined;
+            },
+            during: 'while optimising the model',
+          },
+        );
       } finally {
         this.busy--;
         this.emitStatus();
@@ -257,8 +354,109 @@ export class EngineHost implements EditEngine {
       };
       worker.listeners.add(onMessage);
       worker.exitListeners.add(onExit);
-      worker.handle.send({ type: 'load', requestId, dir: model.dir, provider: model.provider });
+      worker.handle.send({
+        type: 'load',
+        requestId,
+        dir: model.dir,
+        provider: model.provider,
+        options: model.options,
+      });
     });
+  }
+
+  /** Sends one job message and settles on its answer, its failure, a cancel or the worker's exit. */
+  private runJob<T>(
+    worker: Worker,
+    jobId: string,
+    request: HostToWorker,
+    options: {
+      signal?: AbortSignal;
+      onMessage: (message: WorkerToHost) => { value: T } | undefined;
+      during: string;
+    },
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let killTimer: ReturnType<typeof setTimeout> | undefined;
+      let cancelRequested = false;
+      const cleanup = () => {
+        worker.listeners.delete(onMessage);
+        worker.exitListeners.delete(onExit);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+      };
+      const onMessage = (message: WorkerToHost) => {
+        if (!('jobId' in message) || message.jobId !== jobId) return;
+        if (message.type === 'failed') {
+          cleanup();
+          if (message.cancelled) reject(cancelledError());
+          else reject(Object.assign(new Error(message.message), { name: message.name }));
+          return;
+        }
+        const settled = options.onMessage(message);
+        if (settled) {
+          cleanup();
+          resolve(settled.value);
+        }
+      };
+      const onExit = (reason: string) => {
+        cleanup();
+        if (cancelRequested) reject(cancelledError());
+        else reject(new EngineCrashedError(`The engine stopped ${options.during} (${reason})`));
+      };
+      const onAbort = () => {
+        cancelRequested = true;
+        try {
+          worker.handle.send({ type: 'cancel', jobId });
+        } catch {
+          /* the exit handler settles it */
+        }
+        killTimer = setTimeout(() => worker.handle.kill(), this.options.cancelGraceMs ?? 20_000);
+      };
+      worker.listeners.add(onMessage);
+      worker.exitListeners.add(onExit);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      worker.handle.send(request);
+    });
+  }
+
+  private runGrid(
+    worker: Worker,
+    source: RgbImage,
+    settings: GridSettings,
+    options: MeasuredGridRunOptions,
+  ): Promise<MeasuredGridResult> {
+    const jobId = `g${this.nextJobId++}`;
+    const cells: MeasuredGridCell[] = [];
+    const batch = options.batchRows !== undefined ? { batchRows: options.batchRows } : {};
+    return this.runJob<MeasuredGridResult>(
+      worker,
+      jobId,
+      { type: 'grid', jobId, source, settings, metrics: options.metrics ?? null, ...batch },
+      {
+        ...(options.signal ? { signal: options.signal } : {}),
+        onMessage: (message) => {
+          if (message.type === 'gridProgress') {
+            safely(() => options.onProgress?.(message.progress));
+          } else if (message.type === 'gridCell') {
+            const cell: MeasuredGridCell = { ...message.cell, metrics: message.metrics };
+            cells.push(cell);
+            safely(() => options.onCell?.(cell));
+          } else if (message.type === 'gridDone') {
+            return {
+              value: {
+                cells,
+                unetRows: message.unetRows,
+                unetRowsAlone: message.unetRowsAlone,
+                totalMs: message.totalMs,
+                metricsError: message.metricsError,
+              },
+            };
+          }
+          return undefined;
+        },
+        during: 'during the guidance grid',
+      },
+    );
   }
 
   private runEdit(
@@ -322,5 +520,13 @@ export class EngineHost implements EditEngine {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       worker.handle.send({ type: 'edit', jobId, source, settings });
     });
+  }
+}
+
+function safely(listener: () => void): void {
+  try {
+    listener();
+  } catch (error) {
+    console.error('job listener failed', error);
   }
 }

@@ -12,9 +12,11 @@ import type { EditSettings } from '../../shared/engine-types';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ioReason } from '../util/io-errors';
 import { PROJECT_EXTENSION, type Dialogs } from './dialogs';
+import type { ClipService } from './clip-service';
 import type { Handlers } from './dispatcher';
 import type { DocumentService } from './document-service';
 import type { EngineHost } from './engine-host';
+import { engineOptionHandlers } from './engine-option-handlers';
 import type { ModelService } from './model-service';
 import type { PathPolicy } from './path-policy';
 import type { SettingsStore } from './settings-store';
@@ -28,6 +30,7 @@ export interface HandlerContext {
   policy: PathPolicy;
   engine: EngineHost;
   models: ModelService;
+  clip: ClipService;
   /** Null until a document service is available (then document calls answer 'conflict'). */
   documents: DocumentService | null;
   /** Electron only. */
@@ -160,6 +163,11 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'settings.get': () => ctx.settings.get(),
     'settings.update': async (request) => {
       if (request.provider) await ctx.models.setProvider(request.provider);
+      if (request.memoryBudgetGb !== undefined || request.threads !== undefined)
+        await ctx.models.setEngineOptions({
+          ...(request.memoryBudgetGb !== undefined ? { memoryBudgetGb: request.memoryBudgetGb } : {}),
+          ...(request.threads !== undefined ? { threads: request.threads } : {}),
+        });
       return ctx.settings.update((settings: AppSettings) => {
         if (request.editDefaults)
           settings.editDefaults = { ...settings.editDefaults, ...request.editDefaults };
@@ -257,12 +265,15 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'recovery.restore': ({ id }) => requireDocuments(ctx).restoreRecovery(id),
     'text.countTokens': ({ text }) => tokenCounter.count(text),
     'recovery.discard': async ({ id }) => ({ discarded: await requireDocuments(ctx).discardRecovery(id) }),
-    ...gridHandlers(),
+    ...gridHandlers(ctx),
+    ...engineOptionHandlers(ctx),
   };
 }
 
-/** Until the guidance grid is wired to the engine host, its calls are refused plainly. */
-function gridHandlers(): Pick<
+/** The guidance grid (issue #11): runs on the open document's edit messages, measured with CLIP when one is there. */
+function gridHandlers(
+  ctx: HandlerContext,
+): Pick<
   Handlers,
   | 'grid.start'
   | 'grid.cancel'
@@ -273,17 +284,48 @@ function gridHandlers(): Pick<
   | 'clip.useFolder'
   | 'clip.chooseFolder'
 > {
-  const notYet = (): never => {
-    throw new ContractError('unsupported', 'The guidance grid is not available in this build yet');
+  const useClipFolder = (dir: string | null) => {
+    if (dir !== null) {
+      if (ctx.acceptTypedModelFolders) ctx.policy.grantDir(dir, 'model');
+      dir = ctx.policy.check(dir, 'model');
+    }
+    return ctx.clip.use(dir);
   };
   return {
-    'grid.start': notYet,
-    'grid.cancel': notYet,
-    'grid.get': () => ({ grid: null }),
-    'grid.cellImage': notYet,
-    'grid.keep': notYet,
-    'clip.status': () => ({ state: 'none', folder: null, source: null, message: null }),
-    'clip.useFolder': notYet,
-    'clip.chooseFolder': notYet,
+    'grid.start': async ({
+      messageId,
+      textScales,
+      imageScales,
+      steps,
+      seed,
+      captionBefore,
+      captionAfter,
+    }) => {
+      const documents = requireOpenDocument(ctx);
+      requireModel(ctx);
+      return documents.startGrid({
+        messageId,
+        textScales,
+        imageScales,
+        ...(steps !== undefined ? { steps } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        captionBefore: captionBefore ?? null,
+        captionAfter: captionAfter ?? null,
+        clipDir: ctx.clip.folder(),
+      });
+    },
+    'grid.cancel': async ({ gridId }) => ({ cancelled: await requireDocuments(ctx).cancelGrid(gridId) }),
+    'grid.get': async ({ messageId }) => ({ grid: await requireOpenDocument(ctx).grid(messageId) }),
+    'grid.cellImage': ({ gridId, cellIndex, maxSide }) =>
+      requireOpenDocument(ctx).gridCellImage(gridId, cellIndex, maxSide),
+    'grid.keep': ({ gridId, cellIndex }) => requireOpenDocument(ctx).keepGridCell(gridId, cellIndex),
+    'clip.status': () => ctx.clip.status(),
+    'clip.useFolder': ({ path }) => useClipFolder(path),
+    'clip.chooseFolder': async () => {
+      const dir = await requireDialogs(ctx).chooseModelFolder();
+      if (!dir) return ctx.clip.status();
+      ctx.policy.grantDir(dir, 'model');
+      return useClipFolder(dir);
+    },
   };
 }

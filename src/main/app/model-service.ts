@@ -6,12 +6,25 @@
 import { randomUUID } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { ProviderName } from '../../shared/engine-types';
-import type { ModelStatus } from '../../shared/contract/schemas';
+import { CANCELLED_ERROR_NAME } from '../../shared/engine-types';
+import type { AppSettings, ModelOptimization, ModelStatus } from '../../shared/contract/schemas';
 import { ContractError } from '../../shared/contract/errors';
+import { isOptimizable, isOptimized, lookupOptimizedCopy } from '../engine/optimized-cache';
 import type { EngineHost } from './engine-host';
+import type { EngineLoadOptions } from './engine/protocol';
 import type { EventBus } from './event-bus';
 import { downloadModel, explainDownloadError, type HubApi } from './model-download';
 import type { SettingsStore } from './settings-store';
+
+const GB = 1024 ** 3;
+
+/** The engine's memory budget and threads from the app's settings. */
+export function engineOptionsFrom(settings: AppSettings): EngineLoadOptions {
+  return {
+    memoryBudget: settings.memoryBudgetGb === null ? 'auto' : Math.round(settings.memoryBudgetGb * GB),
+    threads: settings.threads,
+  };
+}
 
 const NO_MODEL: ModelStatus = {
   state: 'none',
@@ -29,6 +42,8 @@ export interface ModelServiceOptions {
   bus: EventBus;
   /** Where downloads go, one folder per repository. */
   modelsDir: string;
+  /** Where optimised copies of models go, one folder per source UNet's hash (optimized-cache.ts). */
+  optimizedDir?: string;
   hub?: HubApi;
 }
 
@@ -36,8 +51,28 @@ export class ModelService {
   private current: ModelStatus = NO_MODEL;
   private loadSeq = 0;
   private readonly downloads = new Map<string, AbortController>();
+  private optimizing: AbortController | null = null;
 
   constructor(private readonly options: ModelServiceOptions) {}
+
+  private get optimizedDir(): string {
+    return this.options.optimizedDir ?? join(this.options.modelsDir, '..', 'optimized');
+  }
+
+  /** What the optimiser means for a folder loaded from `loadedDir` (a cached copy, or itself). */
+  private optimizationOf(dir: string, loadedDir: string): ModelOptimization | null {
+    const base = { loadedDir, progress: null, message: null };
+    if (loadedDir !== dir)
+      return {
+        ...base,
+        state: 'cached',
+        message: 'Using the optimised copy of this model (made earlier, kept in the app’s cache)',
+      };
+    if (isOptimized(dir)) return { ...base, state: 'optimised' };
+    if (!isOptimizable(dir)) return null;
+    const dismissed = this.options.settings.get().optimizeDismissed.includes(dir);
+    return { ...base, state: dismissed ? 'dismissed' : 'available' };
+  }
 
   status(): ModelStatus {
     return { ...this.current };
@@ -52,10 +87,20 @@ export class ModelService {
   /** Loads a model folder in the engine; the answer carries the loader's message on failure. */
   async use(dir: string): Promise<ModelStatus> {
     const seq = ++this.loadSeq;
-    const provider = this.options.settings.get().provider;
+    const settings = this.options.settings.get();
+    const provider = settings.provider;
+    const engineOptions = engineOptionsFrom(settings);
     this.setStatus({ ...NO_MODEL, state: 'loading', dir });
     try {
-      const info = await this.options.engine.loadModel(dir, provider);
+      // A copy optimised earlier is used in the folder's place; if it no longer loads, the folder is.
+      let loadedDir = lookupOptimizedCopy(this.optimizedDir, dir) ?? dir;
+      const info = await this.options.engine
+        .loadModel(loadedDir, provider, engineOptions)
+        .catch((error: unknown) => {
+          if (loadedDir === dir) throw error;
+          loadedDir = dir;
+          return this.options.engine.loadModel(dir, provider, engineOptions);
+        });
       if (seq !== this.loadSeq) return this.status();
       this.options.settings.update((settings) => {
         settings.activeModelDir = dir;
@@ -77,6 +122,7 @@ export class ModelService {
         providerNotice: info.providerNotice ?? null,
         flavor: info.flavor,
         precision: info.precision,
+        optimization: this.optimizationOf(dir, loadedDir),
       });
     } catch (error) {
       if (seq !== this.loadSeq) return this.status();
@@ -99,6 +145,108 @@ export class ModelService {
     });
     if (before !== provider && this.current.dir && this.current.state !== 'loading')
       await this.use(this.current.dir);
+  }
+
+  /** Memory budget and threads: saved, and the loaded model is reloaded with them. */
+  async setEngineOptions(change: { memoryBudgetGb?: number | null; threads?: number | null }): Promise<void> {
+    const before = engineOptionsFrom(this.options.settings.get());
+    const after = engineOptionsFrom(
+      this.options.settings.update((settings) => {
+        if (change.memoryBudgetGb !== undefined) settings.memoryBudgetGb = change.memoryBudgetGb;
+        if (change.threads !== undefined) settings.threads = change.threads;
+      }),
+    );
+    const changed = before.memoryBudget !== after.memoryBudget || before.threads !== after.threads;
+    if (changed && this.current.dir && this.current.state === 'ready') await this.use(this.current.dir);
+  }
+
+  /**
+   * Optimises the loaded model into the user's cache (in the engine worker) and loads the copy.
+   * Progress and the outcome come as model.status; a refusal keeps the original loaded and says why.
+   */
+  async optimize(): Promise<ModelStatus> {
+    const current = this.current;
+    const dir = current.dir;
+    const offer = current.optimization;
+    if (current.state !== 'ready' || !dir || !offer)
+      throw new ContractError('conflict', 'Load a model first');
+    if (offer.state === 'optimised' || offer.state === 'cached')
+      throw new ContractError('conflict', 'This model is already optimised');
+    if (this.optimizing) throw new ContractError('conflict', 'The model is already being optimised');
+    const controller = new AbortController();
+    this.optimizing = controller;
+    const seq = this.loadSeq;
+    const running = (progress: number, message: string): void => {
+      if (seq === this.loadSeq)
+        this.setStatus({
+          ...current,
+          optimization: { state: 'running', loadedDir: dir, progress, message },
+        });
+    };
+    running(0, 'Reading the model…');
+    try {
+      const copy = await this.options.engine.optimizeModel(dir, this.optimizedDir, {
+        signal: controller.signal,
+        onProgress: (progress) =>
+          running(
+            progress.fraction,
+            progress.stage === 'hashing' ? 'Reading the model…' : 'Rewriting and checking the attention…',
+          ),
+      });
+      if (seq !== this.loadSeq) return this.status();
+      return await this.use(dir).then((status) => {
+        if (status.optimization?.state !== 'cached' || copy.reused) return status;
+        return this.setStatus({
+          ...status,
+          optimization: {
+            ...status.optimization,
+            message: `Optimised: ${copy.attentionRewritten} attention blocks fused; this copy is used from now on`,
+          },
+        });
+      });
+    } catch (error) {
+      if (seq !== this.loadSeq) return this.status();
+      const cancelled = error instanceof Error && error.name === CANCELLED_ERROR_NAME;
+      const message = error instanceof Error ? error.message : String(error);
+      // A refusal would repeat on every try: the offer is not made again for this folder.
+      if (!cancelled) this.rememberDismissed(dir);
+      return this.setStatus({
+        ...current,
+        optimization: cancelled
+          ? { state: 'available', loadedDir: dir, progress: null, message: 'Optimising was cancelled' }
+          : {
+              state: 'refused',
+              loadedDir: dir,
+              progress: null,
+              message: `The model was not optimised, the original stays in use: ${message}`,
+            },
+      });
+    } finally {
+      this.optimizing = null;
+    }
+  }
+
+  cancelOptimize(): boolean {
+    if (!this.optimizing) return false;
+    this.optimizing.abort();
+    return true;
+  }
+
+  /** Declines the optimiser's offer for the loaded model; remembered per model folder. */
+  dismissOptimize(): ModelStatus {
+    const dir = this.current.dir;
+    const offer = this.current.optimization;
+    if (!dir || !offer) return this.status();
+    this.rememberDismissed(dir);
+    if (offer.state !== 'available' && offer.state !== 'refused') return this.status();
+    return this.setStatus({ ...this.current, optimization: { ...offer, state: 'dismissed', message: null } });
+  }
+
+  private rememberDismissed(dir: string): void {
+    this.options.settings.update((settings) => {
+      if (!settings.optimizeDismissed.includes(dir)) settings.optimizeDismissed.push(dir);
+      settings.optimizeDismissed = settings.optimizeDismissed.slice(-100);
+    });
   }
 
   forget(dir: string): void {

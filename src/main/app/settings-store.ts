@@ -30,12 +30,29 @@ export function defaultSettings(): AppSettings {
     models: [],
     editDefaults: { ...DEFAULT_EDIT_SETTINGS },
     downloadRepo: '',
+    memoryBudgetGb: null,
+    threads: null,
+    optimizeDismissed: [],
   };
 }
 
-function readJson<T>(path: string, schema: z.ZodType<T>, fallback: T): T {
+/**
+ * Settings files written before a setting existed lack it: such a file keeps what it has and gets
+ * the default for the rest (instead of failing the strict schema and losing everything).
+ */
+export function migrateSettings(stored: unknown): unknown {
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return stored;
+  return { ...defaultSettings(), ...stored };
+}
+
+function readJson<T>(
+  path: string,
+  schema: z.ZodType<T>,
+  fallback: T,
+  migrate: (stored: unknown) => unknown = (stored) => stored,
+): T {
   try {
-    const parsed = schema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    const parsed = schema.safeParse(migrate(JSON.parse(readFileSync(path, 'utf8'))));
     return parsed.success ? parsed.data : fallback;
   } catch {
     return fallback;
@@ -48,7 +65,12 @@ export class SettingsStore {
   private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly dir: string) {
-    this.settings = readJson(join(dir, 'settings.json'), appSettingsSchema, defaultSettings());
+    this.settings = readJson(
+      join(dir, 'settings.json'),
+      appSettingsSchema,
+      defaultSettings(),
+      migrateSettings,
+    );
     const stored = readJson(join(dir, 'recent.json'), z.array(z.string()).max(100), []);
     this.recent = [...new Set(stored.filter(isAbsolute).map(canonicalRecent))].slice(0, MAX_RECENT);
   }

@@ -3,6 +3,7 @@ import { setRuntimeLogLevel } from '../engine/backend';
 import { runEditCommand } from './commands/edit';
 import { runEvalCommand } from './commands/eval';
 import { runExportPairsCommand } from './commands/export-pairs';
+import { runGridCommand } from './commands/grid';
 import { runInspectCommand } from './commands/inspect';
 import { runMakeTinyClipCommand } from './commands/make-tiny-clip';
 import { runMakeTinyModelCommand } from './commands/make-tiny-model';
@@ -33,6 +34,12 @@ const USAGE = `Usage:
            [--image-guidance F] [--seed 0] [--resolution 512|native] [--provider ...] [--json]
            (CLIP image similarity, CLIP-T, directional similarity, L1/L2 to targets; --out resumes;
            without --clip: a CLIP export in MODEL/clip, or ../clip-vit-large-patch14 or ../clip beside it)
+  cli grid --model DIR --input IMAGE --instruction TEXT --output SHEET.png
+           [--text-guidance 3,5,7.5,10,12.5] [--image-guidance 1,1.2,1.5,1.8,2.2] [--cells DIR]
+           [--clip DIR] [--caption-before TEXT] [--caption-after TEXT] [--steps N] [--seed N]
+           [--scheduler ...] [--resolution 512|native] [--batch-rows N] [--provider ...] [--json]
+           (one seed, every s_T × s_I pair: a labelled contact sheet, each cell as edit writes it
+           with --cells, CLIP metrics under each cell with a CLIP export)
   cli optimize DIR [--out DIR2]
            (a copy with the UNet's attention fused into com.microsoft.MultiHeadAttention; default
            DIR2 is DIR-optimized; refused, writing nothing, unless every attention matches exactly)
@@ -75,6 +82,8 @@ export async function runCli(
         return await runEvalCommand(rest, io);
       case 'export-pairs':
         return await runExportPairsCommand(rest, io);
+      case 'grid':
+        return await runGridCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

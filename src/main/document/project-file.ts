@@ -19,6 +19,7 @@ import {
   parseManifest,
   PROJECT_FORMAT,
   PROJECT_FORMAT_VERSION,
+  type GridRecord,
   type PixelEntry,
   type ProjectManifest,
 } from '../../shared/document/schema';
@@ -72,6 +73,8 @@ export interface SaveProjectOptions {
   generator?: { name: string; version: string };
   /** The manifest's savedAt (ms since the epoch; default now). */
   savedAt?: number;
+  /** The last guidance grid of each layer (their thumbnails must be in the store). */
+  grids?: readonly GridRecord[];
 }
 
 export interface SavedProject {
@@ -101,7 +104,11 @@ export async function buildProject(
   store: PixelStore,
   options: SaveProjectOptions = {},
 ): Promise<{ manifest: ProjectManifest; layout: ZipLayout }> {
-  const refs = referencedPixels(doc);
+  // Grids of layers no longer in the document (deleted, or undone away) are not saved.
+  const grids = (options.grids ?? []).filter((grid) => doc.layers[grid.layerId] !== undefined);
+  const refs = [
+    ...new Set([...referencedPixels(doc), ...grids.flatMap((grid) => grid.cells.map((c) => c.thumbnail))]),
+  ];
   const missing = refs.filter((ref) => !store.has(ref));
   if (missing.length > 0) {
     throw new ProjectFileError(
@@ -139,6 +146,7 @@ export async function buildProject(
     recovery: options.recovery ? { projectPath: options.recovery.projectPath } : null,
     document: documentToManifest(doc),
     pixels,
+    grids: structuredClone([...grids]),
   };
   const json = JSON.stringify(manifest, null, 1);
   // Never write a file this version could not open again.
@@ -232,6 +240,8 @@ export interface LoadedProject {
   recovery: { projectPath: string | null } | null;
   savedAt: number;
   generator: { name: string; version: string };
+  /** The last guidance grid of each layer (thumbnails in the store). */
+  grids: GridRecord[];
 }
 
 const SIGNATURES: { magic: (number | null)[]; what: string }[] = [
@@ -496,6 +506,7 @@ export async function loadProject(
       recovery: manifest.recovery,
       savedAt: manifest.savedAt,
       generator: manifest.generator,
+      grids: manifest.grids,
     };
   });
 }

@@ -9,7 +9,7 @@
  */
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PROJECT_EXTENSION } from '../../shared/document/schema';
+import { PROJECT_EXTENSION, type GridRecord } from '../../shared/document/schema';
 import type { DocumentRecord } from '../../shared/document/records';
 import { ProjectFileError } from './errors';
 import type { PixelStore } from './pixel-store';
@@ -153,7 +153,7 @@ export const SYSTEM_TIMERS: AutosaveTimers = {
 
 export interface AutosaveOptions {
   /** The document as it is now, or null when there is none. */
-  snapshot: () => { doc: DocumentRecord; store: PixelStore } | null;
+  snapshot: () => { doc: DocumentRecord; store: PixelStore; grids?: readonly GridRecord[] } | null;
   /** Where the project is saved, or null while it has never been saved. */
   projectPath: string | null;
   /** Where recovery files of documents never saved go (the app's data folder). */
@@ -303,6 +303,7 @@ export class AutosaveScheduler {
           await mkdir(this.options.recoveryFolder, { recursive: true, mode: 0o700 });
         const saved = await saveProject(path, snapshot.doc, snapshot.store, {
           recovery: { projectPath: this.projectPath },
+          ...(snapshot.grids ? { grids: snapshot.grids } : {}),
           ...(this.options.now ? { savedAt: this.options.now() } : {}),
           ...(this.options.generator ? { generator: this.options.generator } : {}),
         });

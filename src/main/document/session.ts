@@ -43,11 +43,15 @@ import {
   CANCELLED_ERROR_NAME,
   type EditEngine,
   type EditProgress,
+  type EditResult,
   type EditSettings,
+  type GridProgress,
   type RgbImage,
 } from '../../shared/engine-types';
+import type { GridRecord } from '../../shared/document/schema';
 import { blendInto } from './composite';
 import { DocumentStateError } from './errors';
+import { GridBook } from './grids';
 import type { ImportedImage } from './import';
 import { PixelStore } from './pixel-store';
 import { placeResult } from './placement';
@@ -69,6 +73,9 @@ export interface SessionEvents {
   changed?(doc: DocumentRecord): void;
   progress?(event: { jobId: string; layerId: string; progress: EditProgress }): void;
   job?(event: JobEvent): void;
+  /** A guidance grid started, got a cell, ended, or had a cell kept. */
+  grid?(event: { gridId: string; layerId: string }): void;
+  gridProgress?(event: { gridId: string; layerId: string; progress: GridProgress }): void;
 }
 
 export interface EnqueueOptions {
@@ -104,6 +111,8 @@ export interface DocumentSessionOptions {
   /** Which model results are made with (recorded in every request). */
   model?: () => ModelRef;
   now?: () => number;
+  /** Guidance grids saved with the project (their thumbnails in the store). */
+  grids?: readonly GridRecord[];
 }
 
 export class DocumentSession {
@@ -123,6 +132,8 @@ export class DocumentSession {
   private savedRevision = 0;
   path: string | null;
   private disposed = false;
+  /** The last guidance grid of each edit layer: beside the records, never in history. */
+  readonly grids: GridBook;
 
   constructor(
     doc: DocumentRecord,
@@ -134,6 +145,7 @@ export class DocumentSession {
     this.model = options.model ?? (() => UNKNOWN_MODEL);
     this.now = options.now ?? Date.now;
     this.path = options.path ?? null;
+    this.grids = new GridBook(this, options.grids ?? []);
   }
 
   /** A new document whose base is `imported` (pixels stored in a new or the given store). */
@@ -183,6 +195,61 @@ export class DocumentSession {
     this.model = model;
   }
 
+  get currentEngine(): EditEngine | null {
+    return this.engine;
+  }
+
+  currentModel(): ModelRef {
+    return this.model();
+  }
+
+  /** Runs `task` after every job queued so far; jobs queued later wait for it (one engine run at a time). */
+  schedule(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Marks a change that is saved with the project but is no undo step (a guidance grid ran). */
+  touch(): void {
+    this.revision++;
+    this.emitChanged();
+  }
+
+  /** Tells listeners about a guidance grid (for GridBook). */
+  emitGrid(event: { gridId: string; layerId: string }, progress?: GridProgress): void {
+    for (const listener of this.listeners) {
+      if (progress) listener.gridProgress?.({ ...event, progress });
+      else listener.grid?.(event);
+    }
+  }
+
+  /**
+   * An edit's result as a variant: placed at document size over its source, with the raw result,
+   * the source and what the source was made of. The one path results enter the document by.
+   */
+  async makeVariant(
+    source: RgbImage,
+    result: EditResult,
+    request: EditRequest,
+    parts: string[],
+    durationMs: number,
+  ): Promise<Variant> {
+    const placed = await placeResult(source, result, request.placement);
+    return {
+      id: newId('variant'),
+      request,
+      pixels: this.store.putRgb(placed),
+      result: this.store.putRgb(result.image),
+      source: this.store.putRgb(source),
+      sourceParts: parts,
+      processedWidth: result.image.width,
+      processedHeight: result.image.height,
+      createdAt: this.now(),
+      durationMs: Math.round(durationMs),
+    };
+  }
+
   subscribe(events: SessionEvents): () => void {
     this.listeners.add(events);
     return () => this.listeners.delete(events);
@@ -191,10 +258,9 @@ export class DocumentSession {
   // ---- Actions with undo/redo ---------------------------------------------------------------
 
   /** Applies a named action and records it in history. Returns false when it changed nothing. */
-  apply(action: DocumentAction): boolean {
+  apply(action: DocumentAction, label: string = actionLabel(this.record, action)): boolean {
     this.assertOpen();
     this.validate(action);
-    const label = actionLabel(this.record, action);
     const { doc, diff } = applyAction(this.record, action);
     if (isEmptyDiff(diff)) return false;
     this.history.push({ label, type: action.type, diff, at: this.now() });
@@ -414,20 +480,8 @@ export class DocumentSession {
         },
       });
       if (signal.aborted) throw cancelled();
-      const placed = await placeResult(source, result, job.request.placement);
+      const variant = await this.makeVariant(source, result, job.request, parts, performance.now() - started);
       if (signal.aborted) throw cancelled();
-      const variant: Variant = {
-        id: newId('variant'),
-        request: job.request,
-        pixels: this.store.putRgb(placed),
-        result: this.store.putRgb(result.image),
-        source: this.store.putRgb(source),
-        sourceParts: parts,
-        processedWidth: result.image.width,
-        processedHeight: result.image.height,
-        createdAt: this.now(),
-        durationMs: Math.round(performance.now() - started),
-      };
       job.settled = true;
       this.jobs.delete(job.id);
       this.land(job, variant);
@@ -526,6 +580,7 @@ export class DocumentSession {
     if (this.disposed) return;
     this.disposed = true;
     this.cancelAll();
+    this.grids.cancelAll();
     await this.queue.catch(() => undefined);
     this.listeners.clear();
   }

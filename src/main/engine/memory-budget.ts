@@ -277,3 +277,21 @@ export function largestFittingSize(
   }
   return undefined;
 }
+
+/**
+ * The most UNet rows one call may take (at most `maxRows`) with the VAE sessions as planned, for
+ * grids, which can batch rows of several cells; at least 1 (the caller has already checked that a
+ * single row fits).
+ */
+export function largestUnetBatch(
+  dims: ModelDimensions,
+  width: number,
+  height: number,
+  budget: number,
+  vaeSessions: 'resident' | 'on-demand',
+  maxRows: number,
+): number {
+  let batch = 1;
+  while (batch < maxRows && editPeakBytes(dims, width, height, batch + 1, vaeSessions) <= budget) batch++;
+  return batch;
+}

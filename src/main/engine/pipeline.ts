@@ -3,12 +3,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
+  cellSettings,
+  gridCellPositions,
   SCHEDULER_NAMES,
   type EditEngine,
   type EditResult,
   type EditRunOptions,
   type EditSettings,
   type EditTimings,
+  type GridCell,
+  type GridCellPosition,
   type GridResult,
   type GridRunOptions,
   type GridSettings,
@@ -20,7 +24,8 @@ import {
 import { LIMITS } from '../../shared/contract/limits';
 import { createSessionFactory, type OnnxSession, type SessionFactoryOptions } from './backend';
 import { InvalidSettingsError, throwIfAborted } from './errors';
-import { runGridByCells } from './grid-by-cells';
+import { validateGridScales } from './grid-by-cells';
+import { gridRowCount, packCellGroups, sharedStepZeroRows } from './grid-plan';
 import { combineGuidance, guidanceRows } from './guidance';
 import { processingSize, resizeRgb, rgbToTensor, tensorToRgb } from './image-io';
 import { LruCache } from './lru-cache';
@@ -28,6 +33,7 @@ import {
   formatBytes,
   InsufficientMemoryError,
   largestFittingSize,
+  largestUnetBatch,
   planMemory,
   readModelDimensions,
   resolveMemoryBudget,
@@ -46,12 +52,19 @@ import { latentPreview } from './preview';
 import { SeededRandom } from './rng';
 import { parseSchedulerConfig } from './schedulers/config';
 import { createScheduler } from './schedulers/index';
-import type { SchedulerConfig } from './schedulers/scheduler';
+import type { Scheduler, SchedulerConfig } from './schedulers/scheduler';
 import { ClipTokenizer } from './tokenizer';
 
 const DEFAULT_VAE_SCALING_FACTOR = 0.18215;
 const TEXT_CACHE_ENTRIES = 64;
 const IMAGE_LATENT_CACHE_ENTRIES = 8;
+/** A grid's default rows per UNet call never exceed this, however much memory is free. */
+const GRID_MAX_DEFAULT_BATCH_ROWS = 9;
+/**
+ * On the CPU wider calls gain nothing (bench:grid, realistic widths at 256²: 9 rows per call 1.2×
+ * slower than 3), so the default there is one cell's rows per call.
+ */
+const GRID_CPU_DEFAULT_BATCH_ROWS = 3;
 
 export interface PipelineLoadOptions {
   provider?: ProviderName;
@@ -86,6 +99,30 @@ export interface DenoiseInput {
   stepTimes?: number[];
   /** Rows per UNet call; by default what the memory plan chooses. */
   unetBatch?: number;
+}
+
+/** What edit() and editGrid() compute once before their sampling loops. */
+interface PreparedInputs {
+  size: { width: number; height: number };
+  plan: MemoryPlan;
+  processedSource: RgbImage;
+  instruction: TextEmbedding;
+  empty: TextEmbedding;
+  imageLatents: Float32Array;
+  tokenizeMs: number;
+  textEncoderMs: number;
+  vaeEncoderMs: number;
+}
+
+/** One grid cell while it samples. */
+interface GridCellRun {
+  position: GridCellPosition;
+  settings: EditSettings;
+  rows: 2 | 3;
+  scheduler: Scheduler;
+  random: SeededRandom;
+  latents: Float32Array;
+  stepMs: number[];
 }
 
 /** Counters since load, so callers (and tests) can see what the caches saved. */
@@ -269,9 +306,52 @@ export class InstructPix2PixPipeline implements EditEngine {
     const started = performance.now();
     const before = { ...this.counters };
 
+    const prepared = await this.prepareInputs(source, settings, guidanceRows(settings.imageGuidance), signal);
+    const { size } = prepared;
+    const stepTimes: number[] = [];
+    const latents = await this.denoise({
+      imageLatents: prepared.imageLatents,
+      latentWidth: size.width / 8,
+      latentHeight: size.height / 8,
+      instruction: prepared.instruction,
+      empty: prepared.empty,
+      settings,
+      options,
+      stepTimes,
+      unetBatch: prepared.plan.unetBatch,
+    });
+
+    const decodeStarted = performance.now();
+    const image = await this.decode(latents, size.width / 8, size.height / 8);
+    const vaeDecoderMs = performance.now() - decodeStarted;
+
+    const timings: EditTimings = {
+      tokenizeMs: prepared.tokenizeMs,
+      textEncoderMs: prepared.textEncoderMs,
+      vaeEncoderMs: prepared.vaeEncoderMs,
+      unetStepMs: stepTimes,
+      vaeDecoderMs,
+      totalMs: performance.now() - started,
+      unetRows: guidanceRows(settings.imageGuidance),
+      textEncoderRuns: this.counters.textEncoderRuns - before.textEncoderRuns,
+      vaeEncoderRuns: this.counters.vaeEncoderRuns - before.vaeEncoderRuns,
+    };
+    return { image, processedSource: prepared.processedSource, settings: { ...settings }, timings };
+  }
+
+  /**
+   * What every edit of one source and instruction needs before its sampling loop: the processing
+   * size, the memory plan for `rows` guidance rows (refused here, before anything runs, when even
+   * the leanest plan would not fit), the resized source, both text embeddings and the image latents.
+   */
+  private async prepareInputs(
+    source: RgbImage,
+    settings: EditSettings,
+    rows: number,
+    signal: AbortSignal | undefined,
+  ): Promise<PreparedInputs> {
     const size = processingSize(source.width, source.height, settings.resolution);
-    // Refused here, before anything runs, when even the leanest plan would not fit.
-    const plan = this.memoryPlan(size.width, size.height, guidanceRows(settings.imageGuidance));
+    const plan = this.memoryPlan(size.width, size.height, rows);
     this.keepVaeLoaded = plan.vaeSessions === 'resident';
     if (!this.keepVaeLoaded) await Promise.all([this.vaeEncoder.release(), this.vaeDecoder.release()]);
     const processedSource =
@@ -290,46 +370,240 @@ export class InstructPix2PixPipeline implements EditEngine {
     const vaeStarted = performance.now();
     const imageLatents = await this.imageLatents(processedSource);
     const vaeEncoderMs = performance.now() - vaeStarted;
-
-    const stepTimes: number[] = [];
-    const latents = await this.denoise({
-      imageLatents,
-      latentWidth: size.width / 8,
-      latentHeight: size.height / 8,
+    return {
+      size,
+      plan,
+      processedSource,
       instruction,
       empty,
-      settings,
-      options,
-      stepTimes,
-      unetBatch: plan.unetBatch,
-    });
-
-    const decodeStarted = performance.now();
-    const image = await this.decode(latents, size.width / 8, size.height / 8);
-    const vaeDecoderMs = performance.now() - decodeStarted;
-
-    const timings: EditTimings = {
+      imageLatents,
       tokenizeMs,
       textEncoderMs,
       vaeEncoderMs,
-      unetStepMs: stepTimes,
-      vaeDecoderMs,
-      totalMs: performance.now() - started,
-      unetRows: guidanceRows(settings.imageGuidance),
-      textEncoderRuns: this.counters.textEncoderRuns - before.textEncoderRuns,
-      vaeEncoderRuns: this.counters.vaeEncoderRuns - before.vaeEncoderRuns,
     };
-    return { image, processedSource, settings: { ...settings }, timings };
   }
 
-  /** A text × image guidance grid with one seed (see GridSettings). */
+  /**
+   * A text × image guidance grid with one seed (see GridSettings and grid-plan.ts). The text
+   * embeddings and image latents are computed once; the UNet rows of step 0, the same for every
+   * cell, run once; then cells run in groups that share UNet calls of up to `batchRows` rows. Each
+   * cell keeps its own latents, scheduler and noise stream, so its pixels are those edit() gives
+   * for cellSettings() (UNet rows are computed independently of the rows batched beside them).
+   */
   async editGrid(
     source: RgbImage,
     settings: GridSettings,
     options: GridRunOptions = {},
   ): Promise<GridResult> {
     this.assertUsable();
-    return runGridByCells(this, source, settings, options);
+    validateGridScales(settings);
+    const positions = gridCellPositions(settings);
+    const settingsOfCells = positions.map((position) => cellSettings(settings, position));
+    // The scales are checked above; the fields every cell shares are checked through the first.
+    validateSettings(settingsOfCells[0]!);
+    const { batchRows } = options;
+    if (batchRows !== undefined && (!Number.isInteger(batchRows) || batchRows < 1)) {
+      throw new InvalidSettingsError(`batchRows must be a whole number of at least 1, got ${batchRows}`);
+    }
+    const signal = options.signal;
+    throwIfAborted(signal);
+    const started = performance.now();
+    const before = { ...this.counters };
+
+    const rowsPerCell = positions.map((position) => guidanceRows(position.imageGuidance));
+    const prepared = await this.prepareInputs(source, settingsOfCells[0]!, Math.max(...rowsPerCell), signal);
+    const { size, imageLatents, instruction, empty } = prepared;
+    const latentWidth = size.width / 8;
+    const latentHeight = size.height / 8;
+    const latentSize = LATENT_CHANNELS * latentWidth * latentHeight;
+    const rowSize = this.unet.inChannels * latentWidth * latentHeight;
+    const totalRows = rowsPerCell.reduce((sum, rows) => sum + rows, 0);
+    const rowsPerCall = Math.min(batchRows ?? this.gridBatchRows(size, prepared.plan, totalRows), totalRows);
+    const rowEmbeddings = (rows: number) => [instruction.data, empty.data, empty.data].slice(0, rows);
+    const prepareMs = performance.now() - started;
+    const textEncoderRuns = this.counters.textEncoderRuns - before.textEncoderRuns;
+    const vaeEncoderRuns = this.counters.vaeEncoderRuns - before.vaeEncoderRuns;
+
+    const runs: GridCellRun[] = positions.map((position, index) => ({
+      position,
+      settings: settingsOfCells[index]!,
+      rows: rowsPerCell[index]!,
+      ...this.startSampling(settingsOfCells[index]!, latentSize),
+      stepMs: [],
+    }));
+    const stepCount = runs[0]!.scheduler.stepCount;
+
+    // Step 0: every cell holds the same latents at the same timestep, so one set of rows serves all.
+    const sharedStarted = performance.now();
+    const sharedRows = sharedStepZeroRows(positions.map((position) => position.imageGuidance));
+    const sharedSample = new Float32Array(sharedRows * rowSize);
+    fillGuidanceRows(
+      sharedSample,
+      0,
+      sharedRows,
+      runs[0]!.scheduler.scaleModelInput(runs[0]!.latents, 0),
+      imageLatents,
+      rowSize,
+      latentSize,
+    );
+    const sharedConditioning = this.unet.prepare(
+      rowEmbeddings(sharedRows),
+      instruction.dims,
+      latentHeight,
+      latentWidth,
+      Math.min(rowsPerCall, sharedRows),
+    );
+    throwIfAborted(signal);
+    const stepZeroPrediction = await this.unet.predict(
+      sharedSample,
+      sharedConditioning,
+      runs[0]!.scheduler.timesteps[0]!,
+    );
+    this.counters.unetRuns += sharedConditioning.calls.length;
+    this.counters.unetRows += sharedRows;
+    const sharedMs = performance.now() - sharedStarted;
+
+    const cells: GridCell[] = [];
+    let stepsDone = 0;
+    for (const group of packCellGroups(rowsPerCell, rowsPerCall)) {
+      const members = group.map((index) => runs[index]!);
+      const groupRows = members.reduce((sum, run) => sum + run.rows, 0);
+      const conditioning = this.unet.prepare(
+        members.flatMap((run) => rowEmbeddings(run.rows)),
+        instruction.dims,
+        latentHeight,
+        latentWidth,
+        Math.min(rowsPerCall, groupRows),
+      );
+      const sample = new Float32Array(groupRows * rowSize);
+      for (let step = 0; step < stepCount; step++) {
+        throwIfAborted(signal);
+        const stepStarted = performance.now();
+        let prediction = stepZeroPrediction;
+        if (step > 0) {
+          let firstRow = 0;
+          for (const run of members) {
+            const scaled = run.scheduler.scaleModelInput(run.latents, step);
+            fillGuidanceRows(sample, firstRow, run.rows, scaled, imageLatents, rowSize, latentSize);
+            firstRow += run.rows;
+          }
+          prediction = await this.unet.predict(sample, conditioning, members[0]!.scheduler.timesteps[step]!);
+          this.counters.unetRuns += conditioning.calls.length;
+          this.counters.unetRows += groupRows;
+        }
+        let firstRow = 0;
+        for (const run of members) {
+          // At step 0 every cell reads the first of the shared rows it needs.
+          const start = step === 0 ? 0 : firstRow * latentSize;
+          const rowsOut = prediction.subarray(start, start + run.rows * latentSize);
+          const guided = combineGuidance(
+            rowsOut,
+            run.rows,
+            latentSize,
+            run.settings.textGuidance,
+            run.settings.imageGuidance,
+          );
+          run.latents = run.scheduler.step(guided, step, run.latents, run.random);
+          firstRow += run.rows;
+        }
+        const stepMs = performance.now() - stepStarted;
+        // A cell's step time is its share (by rows) of the calls it took part in.
+        for (const run of members) {
+          run.stepMs.push(
+            step === 0
+              ? (sharedMs * run.rows) / totalRows + (stepMs * run.rows) / groupRows
+              : (stepMs * run.rows) / groupRows,
+          );
+        }
+        stepsDone += members.length;
+        options.onProgress?.({
+          stepsDone,
+          totalSteps: runs.length * stepCount,
+          cellsDone: cells.length,
+          totalCells: runs.length,
+          elapsedMs: performance.now() - started,
+          cell: members[0]!.position,
+          preview: latentPreview(members[0]!.latents, latentWidth, latentHeight),
+        });
+      }
+      for (const run of members) {
+        // A cancel delivers no further cell, not even one whose sampling has finished.
+        throwIfAborted(signal);
+        const decodeStarted = performance.now();
+        const image = await this.decode(run.latents, latentWidth, latentHeight);
+        const vaeDecoderMs = performance.now() - decodeStarted;
+        // The first cell carries the shared preparation, as the first of a series of edits would.
+        const first = cells.length === 0;
+        const unetMs = run.stepMs.reduce((sum, ms) => sum + ms, 0);
+        const timings: EditTimings = {
+          tokenizeMs: first ? prepared.tokenizeMs : 0,
+          textEncoderMs: first ? prepared.textEncoderMs : 0,
+          vaeEncoderMs: first ? prepared.vaeEncoderMs : 0,
+          unetStepMs: run.stepMs,
+          vaeDecoderMs,
+          totalMs: (first ? prepareMs : 0) + unetMs + vaeDecoderMs,
+          unetRows: run.rows,
+          textEncoderRuns: first ? textEncoderRuns : 0,
+          vaeEncoderRuns: first ? vaeEncoderRuns : 0,
+        };
+        const cell: GridCell = {
+          ...run.position,
+          result: { image, processedSource: prepared.processedSource, settings: run.settings, timings },
+        };
+        cells.push(cell);
+        options.onCell?.(cell);
+      }
+    }
+    const { unetRowsAlone } = gridRowCount(
+      positions.map((position) => position.imageGuidance),
+      stepCount,
+    );
+    return {
+      cells,
+      unetRows: this.counters.unetRows - before.unetRows,
+      unetRowsAlone,
+      totalMs: performance.now() - started,
+    };
+  }
+
+  /**
+   * Rows per UNet call for a grid: 1 when the load options ask for rows in sequence, else the most
+   * rows (up to 3 on the CPU, 9 elsewhere) whose call fits the memory budget beside the planned VAE
+   * sessions.
+   */
+  private gridBatchRows(
+    size: { width: number; height: number },
+    plan: MemoryPlan,
+    totalRows: number,
+  ): number {
+    if (this.memory.unetBatch === 'row-by-row' || plan.unetBatch === 1) return 1;
+    return largestUnetBatch(
+      this.dimensions,
+      size.width,
+      size.height,
+      plan.budget,
+      plan.vaeSessions,
+      Math.min(
+        totalRows,
+        this.info.provider === 'cpu' ? GRID_CPU_DEFAULT_BATCH_ROWS : GRID_MAX_DEFAULT_BATCH_ROWS,
+      ),
+    );
+  }
+
+  /** A sampling run's scheduler, noise stream and initial latents, as edit() starts them. */
+  private startSampling(
+    settings: EditSettings,
+    latentSize: number,
+  ): { scheduler: Scheduler; random: SeededRandom; latents: Float32Array } {
+    const schedulerConfig =
+      settings.karrasSigmas === undefined
+        ? this.schedulerConfig
+        : { ...this.schedulerConfig, useKarrasSigmas: settings.karrasSigmas };
+    const scheduler = createScheduler(settings.scheduler, schedulerConfig, settings.steps);
+    const random = new SeededRandom(settings.seed);
+    const latents = random.normal(latentSize);
+    for (let i = 0; i < latentSize; i++) latents[i] = latents[i]! * scheduler.initNoiseSigma;
+    return { scheduler, random, latents };
   }
 
   /** The sampling loop: initial noise, guided UNet steps, scheduler updates. Returns final latents. */
@@ -346,14 +620,9 @@ export class InstructPix2PixPipeline implements EditEngine {
       throw new Error('Instruction and empty-prompt embeddings differ in shape');
     }
 
-    const schedulerConfig =
-      settings.karrasSigmas === undefined
-        ? this.schedulerConfig
-        : { ...this.schedulerConfig, useKarrasSigmas: settings.karrasSigmas };
-    const scheduler = createScheduler(settings.scheduler, schedulerConfig, settings.steps);
-    const random = new SeededRandom(settings.seed);
-    let latents = random.normal(latentSize);
-    for (let i = 0; i < latentSize; i++) latents[i] = latents[i]! * scheduler.initNoiseSigma;
+    const sampling = this.startSampling(settings, latentSize);
+    const { scheduler, random } = sampling;
+    let latents = sampling.latents;
 
     const rows = guidanceRows(settings.imageGuidance);
     const unetBatch = input.unetBatch ?? this.memoryPlan(latentWidth * 8, latentHeight * 8, rows).unetBatch;
@@ -367,18 +636,15 @@ export class InstructPix2PixPipeline implements EditEngine {
       unetBatch,
     );
 
-    // Channels 4..7 hold the image latents for rows 0 and 1 and stay zero for row 2 ("no image").
     const rowSize = this.unet.inChannels * plane;
     const sample = new Float32Array(rows * rowSize);
-    sample.set(imageLatents, latentSize);
-    sample.set(imageLatents, rowSize + latentSize);
 
     const loopStarted = performance.now();
     for (let step = 0; step < scheduler.stepCount; step++) {
       throwIfAborted(signal);
       const stepStarted = performance.now();
       const scaled = scheduler.scaleModelInput(latents, step);
-      for (let row = 0; row < rows; row++) sample.set(scaled, row * rowSize);
+      fillGuidanceRows(sample, 0, rows, scaled, imageLatents, rowSize, latentSize);
 
       const prediction = await this.unet.predict(sample, conditioning, scheduler.timesteps[step]!);
       this.counters.unetRuns += conditioning.calls.length;
@@ -462,6 +728,26 @@ export class InstructPix2PixPipeline implements EditEngine {
 
   private assertUsable(): void {
     if (this.disposed) throw new Error('The pipeline was disposed');
+  }
+}
+
+/**
+ * Writes one cell's guidance rows from `firstRow` on: the scaled latents in channels 0..3 of each
+ * row, the image latents in channels 4..7 of rows 0 and 1; row 2 ("no image") keeps zeros there.
+ */
+function fillGuidanceRows(
+  sample: Float32Array,
+  firstRow: number,
+  rows: number,
+  scaled: Float32Array,
+  imageLatents: Float32Array,
+  rowSize: number,
+  latentSize: number,
+): void {
+  for (let row = 0; row < rows; row++) {
+    const offset = (firstRow + row) * rowSize;
+    sample.set(scaled, offset);
+    if (row < 2) sample.set(imageLatents, offset + latentSize);
   }
 }
 

@@ -54,6 +54,12 @@ export const CALL_NAMES = [
   'clip.status',
   'clip.useFolder',
   'clip.chooseFolder',
+  'system.resources',
+  'model.optimize',
+  'model.optimizeCancel',
+  'model.optimizeDismiss',
+  'export.trainingPairs',
+  'export.trainingPairsBytes',
 ] as const;
 export type CallName = (typeof CALL_NAMES)[number];
 

@@ -138,14 +138,41 @@ export const modelEntrySchema = z.strictObject({
 });
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
 
+export const memoryBudgetGbSchema = z.number().min(0.25).max(4096);
+export const threadsSchema = z.number().int().min(1).max(1024);
+
 export const appSettingsSchema = z.strictObject({
   provider: providerSchema,
   activeModelDir: z.string().max(LIMITS.pathChars).nullable(),
   models: z.array(modelEntrySchema).max(100),
   editDefaults: editDefaultsSchema,
   downloadRepo: z.string().max(LIMITS.nameChars),
+  /** Memory an edit may plan for, in GB; null = automatic (the memory free when the edit starts). */
+  memoryBudgetGb: memoryBudgetGbSchema.nullable(),
+  /** onnxruntime's threads per operator; null = automatic (one per core). */
+  threads: threadsSchema.nullable(),
+  /** Model folders whose "Optimise for speed and memory" offer the user dismissed. */
+  optimizeDismissed: z.array(z.string().max(LIMITS.pathChars)).max(100),
+  /** The CLIP model folder chosen for the guidance grid's metrics; absent or null: look beside the model. */
+  clipFolder: z.string().max(LIMITS.pathChars).nullable().optional(),
 });
 export type AppSettings = z.infer<typeof appSettingsSchema>;
+
+/** What the optimiser (cli optimize) means for the loaded model, for the offer in the app. */
+export const modelOptimizationSchema = z.strictObject({
+  /**
+   * 'optimised': the folder itself is optimised; 'cached': the optimised copy in the user's cache is
+   * used in its place; 'available': it can be optimised (the offer); 'dismissed': the offer was
+   * declined; 'running': being optimised; 'refused': the optimiser refused (message says why).
+   */
+  state: z.enum(['optimised', 'cached', 'available', 'dismissed', 'running', 'refused']),
+  /** The folder the engine loaded (the cached copy when state is 'cached'). */
+  loadedDir: z.string().max(LIMITS.pathChars),
+  /** 0..1 while running. */
+  progress: z.number().min(0).max(1).nullable(),
+  message: z.string().max(10_000).nullable(),
+});
+export type ModelOptimization = z.infer<typeof modelOptimizationSchema>;
 
 export const modelStatusSchema = z.strictObject({
   state: z.enum(['none', 'loading', 'ready', 'error']),
@@ -157,6 +184,8 @@ export const modelStatusSchema = z.strictObject({
   providerNotice: z.string().nullable(),
   flavor: z.string().nullable(),
   precision: z.string().nullable(),
+  /** Whether the UNet's attention is fused (see modelOptimizationSchema); absent when it does not apply. */
+  optimization: modelOptimizationSchema.nullable().optional(),
 });
 export type ModelStatus = z.infer<typeof modelStatusSchema>;
 
@@ -280,6 +309,7 @@ export const MENU_COMMANDS = [
   'saveAs',
   'exportPng',
   'exportPsd',
+  'exportTrainingPairs',
   'undo',
   'redo',
   'zoomIn',
@@ -422,6 +452,39 @@ export const GRID_CALLS = {
   'clip.chooseFolder': { request: empty, response: clipStatusSchema },
 } as const;
 
+// ---------------------------------------------------------------------------------------------
+// Memory, threads and the optimiser in the app (issue #10), training pairs from the app (issue #11 §5)
+
+export const trainingPairsSavedSchema = z.strictObject({
+  /** The folder written; null when the user cancelled the dialog. */
+  path: z.string().nullable(),
+  pairs: z.number().int().min(0),
+  /** Edit layers left out because they have no result. */
+  skipped: z.array(z.string().max(LIMITS.nameChars)).max(LIMITS.layers),
+});
+export type TrainingPairsSaved = z.infer<typeof trainingPairsSavedSchema>;
+
+export const ENGINE_OPTION_CALLS = {
+  /** The machine as the memory and threads settings see it. */
+  'system.resources': {
+    request: empty,
+    response: z.strictObject({
+      freeMemoryBytes: z.number().min(0),
+      totalMemoryBytes: z.number().min(0),
+      cores: z.number().int().min(1),
+    }),
+  },
+  /** Writes an optimised copy of the loaded model into the user's cache and loads it; progress via model.status. */
+  'model.optimize': { request: empty, response: modelStatusSchema },
+  'model.optimizeCancel': { request: empty, response: z.strictObject({ cancelled: z.boolean() }) },
+  /** Declines the offer for the loaded model (remembered per model folder). */
+  'model.optimizeDismiss': { request: empty, response: modelStatusSchema },
+  /** Electron: a folder dialog, then the open document's training pairs written into it. */
+  'export.trainingPairs': { request: empty, response: trainingPairsSavedSchema },
+  /** Browser mode: the same files as a zip download. */
+  'export.trainingPairsBytes': { request: empty, response: fileBytesSchema },
+} as const;
+
 export const CALLS = {
   'app.info': {
     request: empty,
@@ -440,6 +503,8 @@ export const CALLS = {
       provider: providerSchema.optional(),
       editDefaults: editDefaultsSchema.partial().strict().optional(),
       downloadRepo: repoIdSchema.optional(),
+      memoryBudgetGb: memoryBudgetGbSchema.nullable().optional(),
+      threads: threadsSchema.nullable().optional(),
     }),
     response: appSettingsSchema,
   },
@@ -564,6 +629,7 @@ export const CALLS = {
     response: tokenCountSchema,
   },
   ...GRID_CALLS,
+  ...ENGINE_OPTION_CALLS,
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
  *
  * Format history:
  *   1: first version.
+ *   2: `grids`: the last guidance grid of each edit layer (settings, captions, metrics, thumbnails).
  * A change that older readers cannot read bumps PROJECT_FORMAT_VERSION and adds a migration from the
  * previous version to PROJECT_MIGRATIONS; loading runs every migration from the file's version up.
  */
@@ -14,7 +15,7 @@ import { RESOLUTION_MODES, SCHEDULER_NAMES } from '../engine-types';
 import { BLEND_MODES, LAYER_STATES, PLACEMENT_MODES, type DocumentRecord, type Layer } from './records';
 
 export const PROJECT_FORMAT = 'instruct-edit-project';
-export const PROJECT_FORMAT_VERSION = 1;
+export const PROJECT_FORMAT_VERSION = 2;
 export const PROJECT_MIME = 'application/x-instruct-edit-project';
 export const PROJECT_EXTENSION = '.iedit';
 
@@ -83,6 +84,57 @@ export const layerSchema = z.strictObject({
   createdAt: timeSchema,
 });
 
+const metricSchema = z.number().finite().min(-1.0001).max(1.0001).nullable();
+
+/** One finished cell of a saved guidance grid: its scales, thumbnail and CLIP metrics. */
+export const gridCellRecordSchema = z.strictObject({
+  index: z.number().int().min(0),
+  textGuidance: z.number().finite().min(0).max(LIMITS.maxGuidance),
+  imageGuidance: z.number().finite().min(0).max(LIMITS.maxGuidance),
+  /** The cell's result at thumbnail size (longest side at most GRID_THUMBNAIL_SIDE), an rgb pixel hash. */
+  thumbnail: hashSchema,
+  metrics: z
+    .strictObject({
+      imageSimilarity: metricSchema,
+      directionalSimilarity: metricSchema,
+      clipT: metricSchema,
+    })
+    .nullable(),
+  durationMs: z.number().finite().min(0).nullable(),
+  /** The variant Keep made of this cell (it may since have been undone). */
+  keptVariantId: idSchema.nullable(),
+});
+export type GridCellRecord = z.infer<typeof gridCellRecordSchema>;
+
+const guidanceScalesSchema = z
+  .array(z.number().finite().min(0).max(LIMITS.maxGuidance))
+  .min(1)
+  .max(LIMITS.gridScalesPerAxis);
+
+/** The last guidance grid run on an edit layer: not part of the records (and so of history). */
+export const gridRecordSchema = z.strictObject({
+  id: idSchema,
+  layerId: idSchema,
+  state: z.enum(['done', 'cancelled', 'failed']),
+  error: z.string().max(10_000).nullable(),
+  /** The grid's settings: a request without the two scales, which the axes give. */
+  request: editRequestSchema.omit({ textGuidance: true, imageGuidance: true }),
+  textScales: guidanceScalesSchema,
+  imageScales: guidanceScalesSchema,
+  captionBefore: z.string().max(LIMITS.instructionChars).nullable(),
+  captionAfter: z.string().max(LIMITS.instructionChars).nullable(),
+  clipModel: z.string().max(4096).nullable(),
+  processedWidth: sideSchema,
+  processedHeight: sideSchema,
+  createdAt: timeSchema,
+  /** The finished cells only. */
+  cells: z.array(gridCellRecordSchema).max(LIMITS.gridScalesPerAxis ** 2),
+});
+export type GridRecord = z.infer<typeof gridRecordSchema>;
+
+/** Longest side of a saved grid cell's thumbnail. */
+export const GRID_THUMBNAIL_SIDE = 256;
+
 export const pixelEntrySchema = z.strictObject({
   kind: z.enum(['rgb', 'gray']),
   width: sideSchema,
@@ -121,6 +173,8 @@ export const manifestSchema = z.strictObject({
     layers: z.array(layerSchema).max(LIMITS.layers),
   }),
   pixels: z.record(hashSchema, pixelEntrySchema),
+  /** Version 2: the last guidance grid of each edit layer, at most one per layer. */
+  grids: z.array(gridRecordSchema).max(LIMITS.layers),
 });
 export type ProjectManifest = z.infer<typeof manifestSchema>;
 
@@ -129,8 +183,11 @@ export type ProjectManifest = z.infer<typeof manifestSchema>;
 /** A step from version `from` to `from + 1`, on the parsed JSON (before schema validation). */
 export type Migration = (manifest: Record<string, unknown>) => Record<string, unknown>;
 
-/** PROJECT_MIGRATIONS[n] migrates version n to n + 1. Empty while only version 1 exists. */
-export const PROJECT_MIGRATIONS: Readonly<Record<number, Migration>> = {};
+/** PROJECT_MIGRATIONS[n] migrates version n to n + 1. */
+export const PROJECT_MIGRATIONS: Readonly<Record<number, Migration>> = {
+  // Version 1 had no guidance grids.
+  1: (manifest) => ({ ...manifest, grids: [] }),
+};
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -264,6 +321,22 @@ export function manifestProblems(manifest: ProjectManifest): string[] {
     }
     if (layer.activeVariantId !== null && !variantIds.has(layer.activeVariantId)) {
       problems.push(`${where}: active variant ${layer.activeVariantId} is not one of its variants`);
+    }
+  });
+  const gridLayers = new Set<string>();
+  manifest.grids.forEach((grid, i) => {
+    const where = `grid ${i + 1} (${grid.id})`;
+    if (!doc.layers.some((layer) => layer.id === grid.layerId))
+      problems.push(`${where}: its layer ${grid.layerId} is not in the document`);
+    if (gridLayers.has(grid.layerId)) problems.push(`${where}: a second grid for layer ${grid.layerId}`);
+    gridLayers.add(grid.layerId);
+    const cellCount = grid.textScales.length * grid.imageScales.length;
+    const indexes = new Set<number>();
+    for (const cell of grid.cells) {
+      if (cell.index >= cellCount || indexes.has(cell.index))
+        problems.push(`${where}: cell ${cell.index} is out of range or repeated`);
+      indexes.add(cell.index);
+      checkRef(cell.thumbnail, `${where} cell ${cell.index} thumbnail`, 'rgb', null);
     }
   });
   return problems;

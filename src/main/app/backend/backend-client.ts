@@ -215,6 +215,8 @@ export class BackendClient implements Dispatcher {
         return dialogs.saveProject(request.suggestedName);
       case 'saveExport':
         return dialogs.saveExport(request.format, request.suggestedName);
+      case 'chooseExportFolder':
+        return dialogs.chooseExportFolder?.(request.title) ?? Promise.resolve(null);
     }
   }
 }

@@ -35,6 +35,7 @@ export function startBackend(
     chooseModelFolder: () => ask({ kind: 'chooseModelFolder' }),
     saveProject: (suggestedName) => ask({ kind: 'saveProject', suggestedName }),
     saveExport: (format, suggestedName) => ask({ kind: 'saveExport', format, suggestedName }),
+    chooseExportFolder: (title) => ask({ kind: 'chooseExportFolder', title }),
   };
 
   // Built, the engine worker sits beside this file; in development node-launcher finds worker.ts.

@@ -12,7 +12,8 @@ export type DialogRequest =
   | { kind: 'openFile' }
   | { kind: 'chooseModelFolder' }
   | { kind: 'saveProject'; suggestedName: string }
-  | { kind: 'saveExport'; format: ExportFormat; suggestedName: string };
+  | { kind: 'saveExport'; format: ExportFormat; suggestedName: string }
+  | { kind: 'chooseExportFolder'; title: string };
 
 export type MainToBackend =
   | { type: 'call'; id: number; name: unknown; payload: unknown }

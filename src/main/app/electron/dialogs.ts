@@ -33,6 +33,10 @@ export function createElectronDialogs(window: () => BrowserWindow | null): Dialo
       });
       return result.canceled ? null : (result.filePaths[0] ?? null);
     },
+    async chooseExportFolder(title) {
+      const result = await showOpen({ title, properties: ['openDirectory', 'createDirectory'] });
+      return result.canceled ? null : (result.filePaths[0] ?? null);
+    },
     async saveProject(suggestedName) {
       const result = await showSave({
         title: 'Save project',

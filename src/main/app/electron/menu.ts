@@ -45,6 +45,7 @@ export function buildMenu(actions: MenuActions): void {
         { type: 'separator' },
         item('Export PNG…', 'exportPng', 'CmdOrCtrl+E'),
         item('Export PSD…', 'exportPsd', 'Shift+CmdOrCtrl+E'),
+        item('Export Training Pairs…', 'exportTrainingPairs'),
         { type: 'separator' },
         item('Models…', 'models'),
         item('Settings…', 'settings', 'CmdOrCtrl+,'),

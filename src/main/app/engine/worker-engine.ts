@@ -1,6 +1,6 @@
 /** Picks and loads the engine implementation inside the worker process. */
 import type { EditEngine, ModelInfo, ProviderName } from '../../../shared/engine-types';
-import type { EngineKind } from './protocol';
+import { AUTO_ENGINE_OPTIONS, type EngineKind, type EngineLoadOptions } from './protocol';
 
 export interface LoadedEngine extends EditEngine {
   readonly info: ModelInfo;
@@ -11,6 +11,7 @@ export async function loadEngine(
   kind: EngineKind,
   dir: string,
   provider: ProviderName,
+  options: EngineLoadOptions = AUTO_ENGINE_OPTIONS,
 ): Promise<LoadedEngine> {
   if (kind === 'fake') {
     const { loadFakeEngine } = await import('./fake-engine');
@@ -18,5 +19,9 @@ export async function loadEngine(
   }
   // Loaded lazily: onnxruntime-node is a native module and only the worker process touches it.
   const { InstructPix2PixPipeline } = await import('../../engine/pipeline');
-  return InstructPix2PixPipeline.load(dir, { provider });
+  return InstructPix2PixPipeline.load(dir, {
+    provider,
+    memoryBudget: options.memoryBudget,
+    ...(options.threads !== null ? { threads: options.threads } : {}),
+  });
 }

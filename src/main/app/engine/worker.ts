@@ -3,8 +3,23 @@
  * so an out-of-memory or a native crash in inference cannot take the window or the document down.
  * Runs as TypeScript under tsx in development and tests, and as built JS in the packaged app.
  */
-import { CANCELLED_ERROR_NAME, type ProviderName } from '../../../shared/engine-types';
-import { ENGINE_KIND_ENV, type EngineKind, type HostToWorker, type WorkerToHost } from './protocol';
+import {
+  CANCELLED_ERROR_NAME,
+  type GridCell,
+  type GridRunOptions,
+  type ProviderName,
+} from '../../../shared/engine-types';
+import type { GridMetrics } from '../../../shared/contract/schemas';
+import { runGridByCells } from '../../engine/grid-by-cells';
+import { disposeClip, GridMeter, loadClip } from './grid-metrics';
+import {
+  ENGINE_KIND_ENV,
+  sameEngineOptions,
+  type EngineKind,
+  type EngineLoadOptions,
+  type HostToWorker,
+  type WorkerToHost,
+} from './protocol';
 import { loadEngine, type LoadedEngine } from './worker-engine';
 
 interface Port {
@@ -37,7 +52,7 @@ function connect(): Port {
 const kind: EngineKind = process.env[ENGINE_KIND_ENV] === 'fake' ? 'fake' : 'onnx';
 const port = connect();
 let engine: LoadedEngine | null = null;
-let loaded: { dir: string; provider: ProviderName } | null = null;
+let loaded: { dir: string; provider: ProviderName; options: EngineLoadOptions } | null = null;
 const running = new Map<string, AbortController>();
 
 function errorFields(error: unknown): { message: string; name: string } {
@@ -49,7 +64,13 @@ async function handle(message: HostToWorker): Promise<void> {
   switch (message.type) {
     case 'load': {
       try {
-        if (engine && loaded && loaded.dir === message.dir && loaded.provider === message.provider) {
+        if (
+          engine &&
+          loaded &&
+          loaded.dir === message.dir &&
+          loaded.provider === message.provider &&
+          sameEngineOptions(loaded.options, message.options)
+        ) {
           port.send({ type: 'loaded', requestId: message.requestId, info: engine.info });
           return;
         }
@@ -57,8 +78,8 @@ async function handle(message: HostToWorker): Promise<void> {
         engine = null;
         loaded = null;
         await previous?.dispose().catch(() => undefined);
-        engine = await loadEngine(kind, message.dir, message.provider);
-        loaded = { dir: message.dir, provider: message.provider };
+        engine = await loadEngine(kind, message.dir, message.provider, message.options);
+        loaded = { dir: message.dir, provider: message.provider, options: message.options };
         port.send({ type: 'loaded', requestId: message.requestId, info: engine.info });
       } catch (error) {
         port.send({ type: 'loadFailed', requestId: message.requestId, ...errorFields(error) });
@@ -88,12 +109,97 @@ async function handle(message: HostToWorker): Promise<void> {
       }
       return;
     }
+    case 'optimize': {
+      const controller = new AbortController();
+      running.set(message.jobId, controller);
+      try {
+        // Loaded lazily, as the pipeline is: it reads the whole UNet, here and never in the app.
+        const { optimizeIntoCache } = await import('../../engine/optimize-into-cache');
+        const copy = await optimizeIntoCache(message.dir, message.cacheRoot, {
+          signal: controller.signal,
+          onProgress: (progress) => port.send({ type: 'optimizeProgress', jobId: message.jobId, progress }),
+        });
+        port.send({ type: 'optimized', jobId: message.jobId, copy });
+      } catch (error) {
+        port.send({
+          type: 'failed',
+          jobId: message.jobId,
+          ...errorFields(error),
+          cancelled: controller.signal.aborted,
+        });
+      } finally {
+        running.delete(message.jobId);
+      }
+      return;
+    }
+    case 'grid': {
+      const controller = new AbortController();
+      running.set(message.jobId, controller);
+      // Cells are sent in the order they finish, each after its metrics.
+      let delivered: Promise<void> = Promise.resolve();
+      let metricsError: string | null = null;
+      try {
+        if (!engine) throw new Error('No model is loaded');
+        let meter: GridMeter | null = null;
+        if (message.metrics) {
+          try {
+            meter = new GridMeter(await loadClip(message.metrics.clipDir), message.metrics);
+          } catch (error) {
+            metricsError = `The CLIP model did not load: ${errorFields(error).message}`;
+          }
+        }
+        const options = {
+          signal: controller.signal,
+          ...(message.batchRows !== undefined ? { batchRows: message.batchRows } : {}),
+          onProgress: (progress: Parameters<NonNullable<GridRunOptions['onProgress']>>[0]) =>
+            port.send({ type: 'gridProgress', jobId: message.jobId, progress }),
+          onCell: (cell: GridCell) => {
+            delivered = delivered.then(async () => {
+              let metrics: GridMetrics | null = null;
+              if (meter && metricsError === null) {
+                try {
+                  metrics = await meter.measure(cell.result.processedSource, cell.result.image);
+                } catch (error) {
+                  metricsError = `CLIP could not measure the grid: ${errorFields(error).message}`;
+                }
+              }
+              port.send({ type: 'gridCell', jobId: message.jobId, cell, metrics });
+            });
+          },
+        };
+        const result = engine.editGrid
+          ? await engine.editGrid(message.source, message.settings, options)
+          : await runGridByCells(engine, message.source, message.settings, options);
+        await delivered;
+        port.send({
+          type: 'gridDone',
+          jobId: message.jobId,
+          unetRows: result.unetRows,
+          unetRowsAlone: result.unetRowsAlone,
+          totalMs: result.totalMs,
+          metricsError,
+        });
+      } catch (error) {
+        await delivered;
+        const fields = errorFields(error);
+        port.send({
+          type: 'failed',
+          jobId: message.jobId,
+          ...fields,
+          cancelled: fields.name === CANCELLED_ERROR_NAME || controller.signal.aborted,
+        });
+      } finally {
+        running.delete(message.jobId);
+      }
+      return;
+    }
     case 'cancel':
       running.get(message.jobId)?.abort();
       return;
     case 'shutdown':
       for (const controller of running.values()) controller.abort();
       await engine?.dispose().catch(() => undefined);
+      await disposeClip();
       process.exit(0);
   }
 }

@@ -1,6 +1,6 @@
 /** The tool bar: files, undo/redo, tools, zoom, compare, and the model / engine status. */
 import type { ReactNode } from 'react';
-import { exportAs, openFromDialog, redo, saveProject, undo } from '../state/actions';
+import { exportAs, exportTrainingPairs, openFromDialog, redo, saveProject, undo } from '../state/actions';
 import { setState, useAppState } from '../state/store';
 import { viewCommands } from '../state/view-commands';
 import { Icon, type IconName } from './common/Icon';
@@ -38,7 +38,11 @@ function ModelPill() {
   const engine = useAppState((state) => state.engine);
   const label =
     model?.state === 'ready'
-      ? `${model.provider ?? 'cpu'} · ready`
+      ? `${model.provider ?? 'cpu'} · ready${
+          model.optimization?.state === 'cached' || model.optimization?.state === 'optimised'
+            ? ' · optimised'
+            : ''
+        }`
       : model?.state === 'loading'
         ? 'loading model…'
         : model?.state === 'error'
@@ -109,6 +113,16 @@ export function TopBar() {
           onClick={() => void exportAs('psd')}
         >
           <span className="bar-text">PSD</span>
+        </ToolButton>
+        <ToolButton
+          icon="export"
+          label="Export training pairs"
+          title="Export training pairs… (each edit's input and kept result, with its instruction, in InstructPix2Pix's dataset layout)"
+          disabled={!hasDoc}
+          testId="export-pairs"
+          onClick={() => void exportTrainingPairs()}
+        >
+          <span className="bar-text">Pairs</span>
         </ToolButton>
       </div>
       <div className="bar-group">

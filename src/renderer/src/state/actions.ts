@@ -252,6 +252,31 @@ export async function exportAs(format: ExportFormat): Promise<void> {
   }
 }
 
+/** The document's kept edits as training pairs: into a chosen folder (desktop) or as a zip download. */
+export async function exportTrainingPairs(): Promise<void> {
+  if (!getState().doc) return;
+  setState({ busy: 'Exporting training pairs…' });
+  try {
+    if (getState().info?.nativeDialogs) {
+      const result = await attempt('Could not export training pairs', () =>
+        api().call('export.trainingPairs', {}),
+      );
+      if (result?.path)
+        toast(
+          `Exported ${result.pairs} training pair${result.pairs === 1 ? '' : 's'} to ${result.path}` +
+            (result.skipped.length ? ` (${result.skipped.length} edits without a result left out)` : ''),
+        );
+      return;
+    }
+    const file = await attempt('Could not export training pairs', () =>
+      api().call('export.trainingPairsBytes', {}),
+    );
+    if (file) download(file.name, file.mime, file.bytes);
+  } finally {
+    setState({ busy: null });
+  }
+}
+
 // ---- History, layers, masks ----------------------------------------------------------------------
 
 export async function undo(): Promise<void> {
@@ -458,6 +483,9 @@ export function runMenuCommand(command: MenuCommand): void {
       return;
     case 'exportPsd':
       void exportAs('psd');
+      return;
+    case 'exportTrainingPairs':
+      void exportTrainingPairs();
       return;
     case 'undo':
       if (inTextField()) document.execCommand('undo');

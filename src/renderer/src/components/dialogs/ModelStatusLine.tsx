@@ -1,4 +1,5 @@
 import { useAppState } from '../../state/store';
+import { OptimizeOffer } from './OptimizeOffer';
 
 /** What the engine has loaded, the provider it runs on, and any fallback notice. */
 export function ModelStatusLine() {
@@ -19,6 +20,7 @@ export function ModelStatusLine() {
           {model.message}
         </p>
       )}
+      <OptimizeOffer />
       {model.providerNotice && (
         <p className="notice" data-testid="provider-notice">
           {model.providerNotice}

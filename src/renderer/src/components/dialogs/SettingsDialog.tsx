@@ -3,6 +3,7 @@ import type { CallRequest } from '../../../../shared/contract/schemas';
 import { PROVIDER_NAMES, type ProviderName } from '../../../../shared/engine-types';
 import { api, errorText } from '../../state/actions';
 import { setState, toast, useAppState } from '../../state/store';
+import { EngineOptionsSection } from './EngineOptionsSection';
 import { Modal } from './Modal';
 import { ModelList } from './ModelList';
 import { ModelStatusLine } from './ModelStatusLine';
@@ -44,6 +45,7 @@ export function SettingsDialog() {
         </select>
         <ModelStatusLine />
       </section>
+      <EngineOptionsSection />
       <section className="dialog-section">
         <h3>Models</h3>
         <ModelList />
