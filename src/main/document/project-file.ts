@@ -11,22 +11,25 @@
  * lazily by the PixelStore, which checks them against their hash. Loading never writes anything.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   documentToManifest,
   ManifestError,
   manifestToDocument,
   MAX_DOCUMENT_PIXELS,
   parseManifest,
+  parseManifestInSteps,
   PROJECT_FORMAT,
   PROJECT_FORMAT_VERSION,
   type PixelEntry,
   type ProjectManifest,
 } from '../../shared/document/schema';
+import { LIMITS } from '../../shared/contract/limits';
 import { referencedPixels, type DocumentRecord, type PixelRef } from '../../shared/document/records';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ioReason } from '../util/io-errors';
 import { ProjectFileError, type ProjectFileErrorCode } from './errors';
-import { PixelStore, sha256Hex, type PixelStoreOptions } from './pixel-store';
+import { PixelStore, sha256Hex, sha256HexInSteps, type PixelStoreOptions } from './pixel-store';
 import {
   buildZip,
   bytesSource,
@@ -345,6 +348,25 @@ async function withSource<T>(
   }
 }
 
+/**
+ * A `"kind": "edit"` pair outside a string can only be an edit layer's (strings hold quotes escaped,
+ * pixel entries are rgb or gray, and the schema allows no other keys), so more of them than the
+ * layer limit is a manifest the schema would refuse: refused here without parsing megabytes of JSON
+ * on the event loop first.
+ */
+function refuseTooManyLayers(text: string, label: string): void {
+  const pairs = /"kind"\s*:\s*"edit"/g;
+  let count = 0;
+  while (pairs.exec(text) !== null) {
+    if (++count > LIMITS.layers) {
+      throw new ProjectFileError(
+        'schema',
+        `${label}: project.json does not match the project schema: document.layers: more than the ${LIMITS.layers} layers a document may hold`,
+      );
+    }
+  }
+}
+
 async function readManifest(
   source: ZipSource,
   label: string,
@@ -367,15 +389,19 @@ async function readManifest(
   const bytes = await readZipEntry(source, entry, { maxBytes: limits.maxManifestBytes });
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    refuseTooManyLayers(text, label);
+    raw = JSON.parse(text);
   } catch (error) {
+    if (error instanceof ProjectFileError) throw error;
     throw new ProjectFileError(
       'corrupt',
       `${label} is damaged: ${MANIFEST_ENTRY} is not valid JSON (${(error as Error).message})`,
       { cause: error },
     );
   }
-  const { manifest, migratedFrom } = parseManifest(raw);
+  // In steps: a manifest of a thousand layers takes the event loop ~0.1 s to validate in one go.
+  const { manifest, migratedFrom } = await parseManifestInSteps(raw, nextTurn);
   return { entries, manifest, migratedFrom };
 }
 
@@ -463,7 +489,7 @@ export async function loadProject(
       }
       // The sha-256 below is stronger than the zip's CRC, and checked instead of it.
       const png = await readZipEntry(source, entry, { maxBytes: limits.maxTotalBytes, checkCrc: false });
-      if (sha256Hex(png) !== p.sha256) {
+      if ((await sha256HexInSteps(png)) !== p.sha256) {
         throw new ProjectFileError(
           'corrupt',
           `${label} is damaged: ${p.file} does not match its sha-256 checksum in the manifest`,

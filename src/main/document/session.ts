@@ -142,8 +142,26 @@ export class DocumentSession {
     options: DocumentSessionOptions & { store?: PixelStore } = {},
   ): DocumentSession {
     const store = options.store ?? new PixelStore();
+    return DocumentSession.withBase(imported, store.putRgb(imported.image), store, options);
+  }
+
+  /** fromImage, with the picture's pixels hashed in steps (the event loop stays free meanwhile). */
+  static async fromImageInSteps(
+    imported: ImportedImage,
+    options: DocumentSessionOptions & { store?: PixelStore } = {},
+  ): Promise<DocumentSession> {
+    const store = options.store ?? new PixelStore();
+    const pixels = await store.putInSteps('rgb', imported.image);
+    return DocumentSession.withBase(imported, pixels, store, options);
+  }
+
+  private static withBase(
+    imported: ImportedImage,
+    pixels: string,
+    store: PixelStore,
+    options: DocumentSessionOptions,
+  ): DocumentSession {
     const now = (options.now ?? Date.now)();
-    const pixels = store.putRgb(imported.image);
     const doc: DocumentRecord = {
       id: newId('doc'),
       width: imported.image.width,
