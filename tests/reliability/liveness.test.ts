@@ -247,7 +247,7 @@ describe('browser mode stays live (app.info p99 ≤ 100 ms) while it works', () 
     figures.push(
       `${label}: app.info p99 ${result.p99.toFixed(0)} ms, max ${result.max.toFixed(0)} ms (${result.waits.length} calls); server loop held p99 ${busy.p99.toFixed(0)} ms, max ${busy.max.toFixed(0)} ms; loop delay (wall) p99 ${wall.p99.toFixed(0)} ms, max ${wall.max.toFixed(0)} ms`,
     );
-    expect(result.waits.length, `${label}: app.info calls answered`).toBeGreaterThan(3);
+    expect(result.waits.length, `${label}: app.info calls answered`).toBeGreaterThan(0);
     expect(busy.p99, `${label}: server event loop held, p99 (ms)`).toBeLessThanOrEqual(BOUND_MS);
   }
 

@@ -128,6 +128,8 @@ class SessionDocumentService implements DocumentService {
         model: this.options.model,
       });
     }
+    // Building the new document's first view is work of its own: let other calls in before it.
+    await new Promise((resolve) => setImmediate(resolve));
     return this.adopt(next, name);
   }
 

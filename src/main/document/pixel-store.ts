@@ -119,7 +119,7 @@ export class PixelStore {
     const { width, height, data } = image;
     checkSize(kind, width, height, data);
     const ref = pixelHash(kind, width, height, data);
-    this.store(ref, kind, image);
+    this.store(ref, kind, image, false);
     return ref;
   }
 
@@ -127,27 +127,32 @@ export class PixelStore {
     ref: PixelRef,
     kind: PixelKind,
     { width, height, data }: { width: number; height: number; data: Uint8Array },
+    adopt: boolean,
   ): void {
     const existing = this.entries.get(ref);
     if (existing) {
       existing.lastUsed = ++this.clock;
       return;
     }
-    const raw = new Uint8Array(data); // own copy: callers may reuse their buffer
+    const raw = adopt ? data : new Uint8Array(data); // own copy: callers may reuse their buffer
     this.entries.set(ref, { kind, width, height, raw, png: null, encoding: null, lastUsed: ++this.clock });
     this.rawBytes += raw.length;
     this.evict();
   }
 
-  /** put, with the pixels hashed in steps (see pixelHashInSteps); `image` must not change meanwhile. */
+  /**
+   * put, with the pixels hashed in steps (see pixelHashInSteps); `image` must not change meanwhile.
+   * With `adopt`, the store keeps `image.data` itself instead of a copy: the caller hands it over.
+   */
   async putInSteps(
     kind: PixelKind,
     image: { width: number; height: number; data: Uint8Array },
+    options: { adopt?: boolean } = {},
   ): Promise<PixelRef> {
     const { width, height, data } = image;
     checkSize(kind, width, height, data);
     const ref = await pixelHashInSteps(kind, width, height, data);
-    this.store(ref, kind, image);
+    this.store(ref, kind, image, options.adopt ?? false);
     return ref;
   }
 

@@ -145,13 +145,16 @@ export class DocumentSession {
     return DocumentSession.withBase(imported, store.putRgb(imported.image), store, options);
   }
 
-  /** fromImage, with the picture's pixels hashed in steps (the event loop stays free meanwhile). */
+  /**
+   * fromImage, with the picture's pixels hashed in steps (the event loop stays free meanwhile). The
+   * store keeps `imported.image.data` itself (no copy): the caller must not use it afterwards.
+   */
   static async fromImageInSteps(
     imported: ImportedImage,
     options: DocumentSessionOptions & { store?: PixelStore } = {},
   ): Promise<DocumentSession> {
     const store = options.store ?? new PixelStore();
-    const pixels = await store.putInSteps('rgb', imported.image);
+    const pixels = await store.putInSteps('rgb', imported.image, { adopt: true });
     return DocumentSession.withBase(imported, pixels, store, options);
   }
 
