@@ -348,16 +348,27 @@ async function withSource<T>(
   }
 }
 
+const KIND_KEY = Buffer.from('"kind"');
+const EDIT_VALUE = Buffer.from('"edit"');
+const isJsonSpace = (byte: number | undefined) =>
+  byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+
 /**
  * A `"kind": "edit"` pair outside a string can only be an edit layer's (strings hold quotes escaped,
  * pixel entries are rgb or gray, and the schema allows no other keys), so more of them than the
- * layer limit is a manifest the schema would refuse: refused here without parsing megabytes of JSON
- * on the event loop first.
+ * layer limit is a manifest the schema would refuse: refused here, on the raw bytes, without decoding
+ * and parsing megabytes of JSON on the event loop first.
  */
-function refuseTooManyLayers(text: string, label: string): void {
-  const pairs = /"kind"\s*:\s*"edit"/g;
+function refuseTooManyLayers(bytes: Uint8Array, label: string): void {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let count = 0;
-  while (pairs.exec(text) !== null) {
+  for (let at = text.indexOf(KIND_KEY); at >= 0; at = text.indexOf(KIND_KEY, at + KIND_KEY.length)) {
+    let i = at + KIND_KEY.length;
+    while (isJsonSpace(text[i])) i++;
+    if (text[i] !== 0x3a) continue; // ':'
+    i++;
+    while (isJsonSpace(text[i])) i++;
+    if (!text.subarray(i, i + EDIT_VALUE.length).equals(EDIT_VALUE)) continue;
     if (++count > LIMITS.layers) {
       throw new ProjectFileError(
         'schema',
@@ -387,13 +398,11 @@ async function readManifest(
     );
   }
   const bytes = await readZipEntry(source, entry, { maxBytes: limits.maxManifestBytes });
+  refuseTooManyLayers(bytes, label);
   let raw: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    refuseTooManyLayers(text, label);
-    raw = JSON.parse(text);
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {
-    if (error instanceof ProjectFileError) throw error;
     throw new ProjectFileError(
       'corrupt',
       `${label} is damaged: ${MANIFEST_ENTRY} is not valid JSON (${(error as Error).message})`,
