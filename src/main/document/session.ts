@@ -437,12 +437,17 @@ export class DocumentSession {
       if (signal.aborted) throw cancelled();
       const placed = await placeResult(source, result, job.request.placement);
       if (signal.aborted) throw cancelled();
+      // Three full-size images: hashed in steps, so a landing result does not hold up other calls.
+      const pixels = await this.store.putInSteps('rgb', placed);
+      const resultPixels = await this.store.putInSteps('rgb', result.image);
+      const sourcePixels = await this.store.putInSteps('rgb', source);
+      if (signal.aborted) throw cancelled();
       const variant: Variant = {
         id: newId('variant'),
         request: job.request,
-        pixels: this.store.putRgb(placed),
-        result: this.store.putRgb(result.image),
-        source: this.store.putRgb(source),
+        pixels,
+        result: resultPixels,
+        source: sourcePixels,
         sourceParts: parts,
         processedWidth: result.image.width,
         processedHeight: result.image.height,
