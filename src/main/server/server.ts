@@ -27,6 +27,7 @@ export const UNAUTHORIZED_CLOSE_CODE = UNAUTHORIZED_CODE;
 const LOOPBACK = '127.0.0.1';
 /** Drop progress previews for a client that is this far behind (it gets the next one). */
 const MAX_BUFFERED_FOR_PROGRESS = 8 * 1024 * 1024;
+const MAX_WAITING_FOR_PROGRESS = 16;
 /** Close codes (RFC 6455): a frame that is not this protocol's, and one over the size limit. */
 const INVALID_FRAME_CODE = 1007;
 const TOO_BIG_CODE = 1009;
@@ -176,7 +177,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (outbox.length === 1) setImmediate(drain);
     };
     const unsubscribe = options.bus.subscribe((name, payload) => {
-      if (name === 'job.progress' && ws.bufferedAmount > MAX_BUFFERED_FOR_PROGRESS) return;
+      // A client this far behind (in the socket, or messages still waiting their turn) gets the next one.
+      const behind =
+        ws.bufferedAmount > MAX_BUFFERED_FOR_PROGRESS || outbox.length > MAX_WAITING_FOR_PROGRESS;
+      if (name === 'job.progress' && behind) return;
       send({ type: 'event', name, payload });
     });
     const refuse = (id: number | null, message: string) =>
