@@ -27,6 +27,7 @@ import {
   type DocumentAction,
   type DocumentRecord,
   type EditLayer,
+  type JobPhase,
   type ModelRef,
 } from '../../shared/document';
 import type { EditEngine } from '../../shared/engine-types';
@@ -106,6 +107,12 @@ class SessionDocumentService implements DocumentService {
   private viewRevision = 0;
   private autosave: AutosaveScheduler | null = null;
   private autosavedRevision = 0;
+  /**
+   * The views of layers (and their messages) already built, by layer record: records are immutable,
+   * so an unchanged layer has the same view, and a change to one of a thousand layers rebuilds one.
+   * Cleared with the revisions they depend on.
+   */
+  private layerViews = new WeakMap<EditLayer, { layer: LayerView; message: MessageView | null }>();
   /** Recovery files listed to the renderer, by the id it was given (it never sees paths). */
   private readonly listedRecoveries = new Map<string, RecoveryInfo>();
 
@@ -131,8 +138,13 @@ class SessionDocumentService implements DocumentService {
       });
     } else {
       const imported = await importImage(bytes, { name });
-      next = DocumentSession.fromImage(imported, { engine: this.engine, model: this.options.model });
+      next = await DocumentSession.fromImageInSteps(imported, {
+        engine: this.engine,
+        model: this.options.model,
+      });
     }
+    // Building the new document's first view is work of its own: let other calls in before it.
+    await new Promise((resolve) => setImmediate(resolve));
     return this.adopt(next, name);
   }
 
@@ -542,6 +554,7 @@ class SessionDocumentService implements DocumentService {
       await autosave.dispose();
     }
     this.revisions.clear();
+    this.layerViews = new WeakMap();
     await previous?.dispose();
   }
 
@@ -644,6 +657,58 @@ class SessionDocumentService implements DocumentService {
     };
   }
 
+  private layerViewsOf(
+    doc: DocumentRecord,
+    layer: EditLayer,
+  ): { layer: LayerView; message: MessageView | null } {
+    let views = this.layerViews.get(layer);
+    if (!views) {
+      views = {
+        layer: {
+          id: layer.id,
+          name: layer.name,
+          kind: 'edit',
+          visible: layer.visible,
+          opacity: layer.opacity,
+          stale: layer.status.state === 'stale',
+          staleReason: layer.status.state === 'stale' ? layer.status.reason : null,
+          hasMask: layer.mask !== null,
+          x: 0,
+          y: 0,
+          width: doc.width,
+          height: doc.height,
+          pixelsRevision: this.revisionOf(activeVariant(layer)?.pixels ?? null),
+          maskRevision: this.revisionOf(layer.mask),
+          messageId: layer.id,
+        },
+        message: null,
+      };
+      this.layerViews.set(layer, views);
+    }
+    return views;
+  }
+
+  private messageView(layer: EditLayer, job: { jobId: string; phase: JobPhase } | undefined): MessageView {
+    const cancelled = layer.failure === CANCELLED_FAILURE;
+    return {
+      id: layer.id,
+      instruction: layer.request.instruction,
+      settings: settingsOf(activeVariant(layer)?.request ?? layer.request),
+      status: job ? job.phase : layer.failure !== null ? (cancelled ? 'cancelled' : 'failed') : 'done',
+      error: layer.failure !== null && !cancelled ? layer.failure : null,
+      jobId: job?.jobId ?? null,
+      layerId: layer.variants.length > 0 ? layer.id : null,
+      variants: layer.variants.map((variant) => ({
+        id: variant.id,
+        settings: settingsOf(variant.request),
+        createdAt: variant.createdAt,
+        revision: this.revisionOf(variant.pixels),
+      })),
+      pickedVariantId: layer.activeVariantId,
+      createdAt: layer.createdAt,
+    };
+  }
+
   private emitChanged(): DocumentView {
     const view = this.current();
     for (const listener of this.listeners) listener.changed(view);
@@ -672,46 +737,17 @@ class SessionDocumentService implements DocumentService {
         maskRevision: 0,
         messageId: null,
       },
-      ...shownLayers(doc).map((layer): LayerView => ({
-        id: layer.id,
-        name: layer.name,
-        kind: 'edit',
-        visible: layer.visible,
-        opacity: layer.opacity,
-        stale: layer.status.state === 'stale',
-        staleReason: layer.status.state === 'stale' ? layer.status.reason : null,
-        hasMask: layer.mask !== null,
-        x: 0,
-        y: 0,
-        width: doc.width,
-        height: doc.height,
-        pixelsRevision: this.revisionOf(activeVariant(layer)?.pixels ?? null),
-        maskRevision: this.revisionOf(layer.mask),
-        messageId: layer.id,
-      })),
+      ...shownLayers(doc).map((layer) => this.layerViewsOf(doc, layer).layer),
     ];
     const messages = [...orderedLayers(doc)]
       .sort((a, b) => a.createdAt - b.createdAt)
       .map((layer): MessageView => {
         const job = jobs.get(layer.id);
-        const cancelled = layer.failure === CANCELLED_FAILURE;
-        return {
-          id: layer.id,
-          instruction: layer.request.instruction,
-          settings: settingsOf(activeVariant(layer)?.request ?? layer.request),
-          status: job ? job.phase : layer.failure !== null ? (cancelled ? 'cancelled' : 'failed') : 'done',
-          error: layer.failure !== null && !cancelled ? layer.failure : null,
-          jobId: job?.jobId ?? null,
-          layerId: layer.variants.length > 0 ? layer.id : null,
-          variants: layer.variants.map((variant) => ({
-            id: variant.id,
-            settings: settingsOf(variant.request),
-            createdAt: variant.createdAt,
-            revision: this.revisionOf(variant.pixels),
-          })),
-          pickedVariantId: layer.activeVariantId,
-          createdAt: layer.createdAt,
-        };
+        if (!job) {
+          const cached = this.layerViewsOf(doc, layer);
+          return (cached.message ??= this.messageView(layer, undefined));
+        }
+        return this.messageView(layer, job);
       });
     return {
       id: doc.id,

@@ -43,6 +43,49 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Bytes hashed per turn of the event loop by the InSteps functions (a few milliseconds' work). */
+const HASH_STEP_BYTES = 2 * 1024 * 1024;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function digestInSteps(prefix: string, bytes: Uint8Array): Promise<string> {
+  const hash = createHash('sha256').update(prefix);
+  for (let start = 0; start < bytes.length; start += HASH_STEP_BYTES) {
+    if (start > 0) await nextTurn();
+    hash.update(bytes.subarray(start, start + HASH_STEP_BYTES));
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * pixelHash, a slice at a time with the event loop free between slices (a 6 MP picture is 18 MB,
+ * a 100 MP one 300 MB of hashing). `data` must not change until it resolves.
+ */
+export function pixelHashInSteps(
+  kind: PixelKind,
+  width: number,
+  height: number,
+  data: Uint8Array,
+): Promise<PixelRef> {
+  return digestInSteps(`${kind} ${width} ${height}\n`, data);
+}
+
+/** sha256Hex a slice at a time (see pixelHashInSteps). */
+export function sha256HexInSteps(bytes: Uint8Array): Promise<string> {
+  return digestInSteps('', bytes);
+}
+
+function checkSize(kind: PixelKind, width: number, height: number, data: Uint8Array): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(`invalid image size ${width}×${height}`);
+  }
+  if (data.length !== width * height * channelsOf(kind)) {
+    throw new RangeError(
+      `${kind} image data has ${data.length} bytes, expected ${width * height * channelsOf(kind)}`,
+    );
+  }
+}
+
 export interface PixelStoreOptions {
   /** Raw bytes to keep decoded in memory before evicting (default 1 GiB). */
   maxRawBytes?: number;
@@ -74,24 +117,42 @@ export class PixelStore {
   /** Stores raw pixels (copied) and returns their hash; identical pixels are stored once. */
   put(kind: PixelKind, image: { width: number; height: number; data: Uint8Array }): PixelRef {
     const { width, height, data } = image;
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-      throw new RangeError(`invalid image size ${width}×${height}`);
-    }
-    if (data.length !== width * height * channelsOf(kind)) {
-      throw new RangeError(
-        `${kind} image data has ${data.length} bytes, expected ${width * height * channelsOf(kind)}`,
-      );
-    }
+    checkSize(kind, width, height, data);
     const ref = pixelHash(kind, width, height, data);
+    this.store(ref, kind, image, false);
+    return ref;
+  }
+
+  private store(
+    ref: PixelRef,
+    kind: PixelKind,
+    { width, height, data }: { width: number; height: number; data: Uint8Array },
+    adopt: boolean,
+  ): void {
     const existing = this.entries.get(ref);
     if (existing) {
       existing.lastUsed = ++this.clock;
-      return ref;
+      return;
     }
-    const raw = new Uint8Array(data); // own copy: callers may reuse their buffer
+    const raw = adopt ? data : new Uint8Array(data); // own copy: callers may reuse their buffer
     this.entries.set(ref, { kind, width, height, raw, png: null, encoding: null, lastUsed: ++this.clock });
     this.rawBytes += raw.length;
     this.evict();
+  }
+
+  /**
+   * put, with the pixels hashed in steps (see pixelHashInSteps); `image` must not change meanwhile.
+   * With `adopt`, the store keeps `image.data` itself instead of a copy: the caller hands it over.
+   */
+  async putInSteps(
+    kind: PixelKind,
+    image: { width: number; height: number; data: Uint8Array },
+    options: { adopt?: boolean } = {},
+  ): Promise<PixelRef> {
+    const { width, height, data } = image;
+    checkSize(kind, width, height, data);
+    const ref = await pixelHashInSteps(kind, width, height, data);
+    this.store(ref, kind, image, options.adopt ?? false);
     return ref;
   }
 
@@ -229,7 +290,7 @@ export class PixelStore {
       );
     }
     const raw = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    if (pixelHash(e.kind, e.width, e.height, raw) !== ref) {
+    if ((await pixelHashInSteps(e.kind, e.width, e.height, raw)) !== ref) {
       throw new ProjectFileError('corrupt', `${what} decodes to different pixels than its hash says`);
     }
     return raw;

@@ -11,23 +11,26 @@
  * lazily by the PixelStore, which checks them against their hash. Loading never writes anything.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   documentToManifest,
   ManifestError,
   manifestToDocument,
   MAX_DOCUMENT_PIXELS,
   parseManifest,
+  parseManifestInSteps,
   PROJECT_FORMAT,
   PROJECT_FORMAT_VERSION,
   type GridRecord,
   type PixelEntry,
   type ProjectManifest,
 } from '../../shared/document/schema';
+import { LIMITS } from '../../shared/contract/limits';
 import { referencedPixels, type DocumentRecord, type PixelRef } from '../../shared/document/records';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ioReason } from '../util/io-errors';
 import { ProjectFileError, type ProjectFileErrorCode } from './errors';
-import { PixelStore, sha256Hex, type PixelStoreOptions } from './pixel-store';
+import { PixelStore, sha256Hex, sha256HexInSteps, type PixelStoreOptions } from './pixel-store';
 import {
   buildZip,
   bytesSource,
@@ -355,6 +358,36 @@ async function withSource<T>(
   }
 }
 
+const KIND_KEY = Buffer.from('"kind"');
+const EDIT_VALUE = Buffer.from('"edit"');
+const isJsonSpace = (byte: number | undefined) =>
+  byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+
+/**
+ * A `"kind": "edit"` pair outside a string can only be an edit layer's (strings hold quotes escaped,
+ * pixel entries are rgb or gray, and the schema allows no other keys), so more of them than the
+ * layer limit is a manifest the schema would refuse: refused here, on the raw bytes, without decoding
+ * and parsing megabytes of JSON on the event loop first.
+ */
+function refuseTooManyLayers(bytes: Uint8Array, label: string): void {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let count = 0;
+  for (let at = text.indexOf(KIND_KEY); at >= 0; at = text.indexOf(KIND_KEY, at + KIND_KEY.length)) {
+    let i = at + KIND_KEY.length;
+    while (isJsonSpace(text[i])) i++;
+    if (text[i] !== 0x3a) continue; // ':'
+    i++;
+    while (isJsonSpace(text[i])) i++;
+    if (!text.subarray(i, i + EDIT_VALUE.length).equals(EDIT_VALUE)) continue;
+    if (++count > LIMITS.layers) {
+      throw new ProjectFileError(
+        'schema',
+        `${label}: project.json does not match the project schema: document.layers: more than the ${LIMITS.layers} layers a document may hold`,
+      );
+    }
+  }
+}
+
 async function readManifest(
   source: ZipSource,
   label: string,
@@ -375,6 +408,7 @@ async function readManifest(
     );
   }
   const bytes = await readZipEntry(source, entry, { maxBytes: limits.maxManifestBytes });
+  refuseTooManyLayers(bytes, label);
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -385,7 +419,8 @@ async function readManifest(
       { cause: error },
     );
   }
-  const { manifest, migratedFrom } = parseManifest(raw);
+  // In steps: a manifest of a thousand layers takes the event loop ~0.1 s to validate in one go.
+  const { manifest, migratedFrom } = await parseManifestInSteps(raw, nextTurn);
   return { entries, manifest, migratedFrom };
 }
 
@@ -473,7 +508,7 @@ export async function loadProject(
       }
       // The sha-256 below is stronger than the zip's CRC, and checked instead of it.
       const png = await readZipEntry(source, entry, { maxBytes: limits.maxTotalBytes, checkCrc: false });
-      if (sha256Hex(png) !== p.sha256) {
+      if ((await sha256HexInSteps(png)) !== p.sha256) {
         throw new ProjectFileError(
           'corrupt',
           `${label} is damaged: ${p.file} does not match its sha-256 checksum in the manifest`,

@@ -154,8 +154,29 @@ export class DocumentSession {
     options: DocumentSessionOptions & { store?: PixelStore } = {},
   ): DocumentSession {
     const store = options.store ?? new PixelStore();
+    return DocumentSession.withBase(imported, store.putRgb(imported.image), store, options);
+  }
+
+  /**
+   * fromImage, with the picture's pixels hashed in steps (the event loop stays free meanwhile). The
+   * store keeps `imported.image.data` itself (no copy): the caller must not use it afterwards.
+   */
+  static async fromImageInSteps(
+    imported: ImportedImage,
+    options: DocumentSessionOptions & { store?: PixelStore } = {},
+  ): Promise<DocumentSession> {
+    const store = options.store ?? new PixelStore();
+    const pixels = await store.putInSteps('rgb', imported.image, { adopt: true });
+    return DocumentSession.withBase(imported, pixels, store, options);
+  }
+
+  private static withBase(
+    imported: ImportedImage,
+    pixels: string,
+    store: PixelStore,
+    options: DocumentSessionOptions,
+  ): DocumentSession {
     const now = (options.now ?? Date.now)();
-    const pixels = store.putRgb(imported.image);
     const doc: DocumentRecord = {
       id: newId('doc'),
       width: imported.image.width,
@@ -236,12 +257,16 @@ export class DocumentSession {
     durationMs: number,
   ): Promise<Variant> {
     const placed = await placeResult(source, result, request.placement);
+    // Three full-size images: hashed in steps, so a landing result does not hold up other calls.
+    const pixels = await this.store.putInSteps('rgb', placed);
+    const resultPixels = await this.store.putInSteps('rgb', result.image);
+    const sourcePixels = await this.store.putInSteps('rgb', source);
     return {
       id: newId('variant'),
       request,
-      pixels: this.store.putRgb(placed),
-      result: this.store.putRgb(result.image),
-      source: this.store.putRgb(source),
+      pixels,
+      result: resultPixels,
+      source: sourcePixels,
       sourceParts: parts,
       processedWidth: result.image.width,
       processedHeight: result.image.height,

@@ -27,6 +27,7 @@ export const UNAUTHORIZED_CLOSE_CODE = UNAUTHORIZED_CODE;
 const LOOPBACK = '127.0.0.1';
 /** Drop progress previews for a client that is this far behind (it gets the next one). */
 const MAX_BUFFERED_FOR_PROGRESS = 8 * 1024 * 1024;
+const MAX_WAITING_FOR_PROGRESS = 16;
 /** Close codes (RFC 6455): a frame that is not this protocol's, and one over the size limit. */
 const INVALID_FRAME_CODE = 1007;
 const TOO_BIG_CODE = 1009;
@@ -139,11 +140,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
 
+  /** An event's encoding, shared by every connection it is sent to (a document view is large). */
+  const encodedEvents = new WeakMap<object, { name: string; parts: string | Uint8Array[] }>();
+  const encodeEvent = (message: WireMessage & { type: 'event' }): string | Uint8Array[] => {
+    const { name, payload } = message;
+    if (payload === null || typeof payload !== 'object') return encodeWireParts(message);
+    const known = encodedEvents.get(payload);
+    if (known && known.name === name) return known.parts;
+    const parts = encodeWireParts(message);
+    encodedEvents.set(payload, { name, parts });
+    return parts;
+  };
+
   const accept = (ws: WebSocket) => {
     sockets.add(ws);
-    const send = (message: WireMessage) => {
+    const write = (message: WireMessage) => {
       if (ws.readyState !== ws.OPEN) return;
-      const parts = encodeWireParts(message);
+      const parts = message.type === 'event' ? encodeEvent(message) : encodeWireParts(message);
       if (typeof parts === 'string') {
         ws.send(parts);
         return;
@@ -151,8 +164,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // One binary message written as fragments: the bytes are never copied into a joined frame.
       parts.forEach((part, index) => ws.send(part, { binary: true, fin: index === parts.length - 1 }));
     };
+    // Messages leave in order, each encoded in a turn of the event loop of its own: encoding a large
+    // document view (for every change, and again as the call's answer) does not hold up other calls.
+    const outbox: WireMessage[] = [];
+    const drain = () => {
+      const message = outbox.shift();
+      if (message) write(message);
+      if (outbox.length > 0) setImmediate(drain);
+    };
+    const send = (message: WireMessage) => {
+      outbox.push(message);
+      if (outbox.length === 1) setImmediate(drain);
+    };
     const unsubscribe = options.bus.subscribe((name, payload) => {
-      if (name === 'job.progress' && ws.bufferedAmount > MAX_BUFFERED_FOR_PROGRESS) return;
+      // A client this far behind (in the socket, or messages still waiting their turn) gets the next one.
+      const behind =
+        ws.bufferedAmount > MAX_BUFFERED_FOR_PROGRESS || outbox.length > MAX_WAITING_FOR_PROGRESS;
+      if (name === 'job.progress' && behind) return;
       send({ type: 'event', name, payload });
     });
     const refuse = (id: number | null, message: string) =>

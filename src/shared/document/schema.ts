@@ -241,10 +241,15 @@ export function migrateManifest(
   return { manifest, migratedFrom };
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.ZodError, under: PropertyKey[] = [], offset = 0): string {
   return error.issues
     .slice(0, 8)
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .map((issue) => {
+      const [first, ...more] = issue.path;
+      const path =
+        under.length > 0 && typeof first === 'number' ? [...under, first + offset, ...more] : issue.path;
+      return `${path.length ? path.map(String).join('.') : '(root)'}: ${issue.message}`;
+    })
     .join('; ');
 }
 
@@ -269,6 +274,61 @@ export function parseManifest(
     );
   }
   return { manifest: parsed.data, migratedFrom: migrated.migratedFrom };
+}
+
+/** Layers validated per step by parseManifestInSteps (a few milliseconds of work each). */
+const LAYERS_PER_STEP = 50;
+
+const layersSchema = z.array(layerSchema);
+
+function schemaError(issues: string): ManifestError {
+  return new ManifestError('schema', `project.json does not match the project schema: ${issues}`);
+}
+
+/**
+ * parseManifest in steps: the layers are validated a few dozen at a time, with `pause()` awaited
+ * between steps, so a caller on an event loop that others share (the app's main side) can let them
+ * in. The same result as parseManifest; on a bad file the same kind of error, naming the first
+ * problems found (a layer count over the limit is refused before any layer is looked at).
+ */
+export async function parseManifestInSteps(
+  raw: unknown,
+  pause: () => Promise<void>,
+  migrations?: Readonly<Record<number, Migration>>,
+): Promise<{ manifest: ProjectManifest; migratedFrom: number[] }> {
+  const migrated = migrateManifest(raw, migrations);
+  const document = migrated.manifest.document as Record<string, unknown> | null | undefined;
+  const layers =
+    document !== null && typeof document === 'object' && Array.isArray(document.layers)
+      ? (document.layers as unknown[])
+      : null;
+  if (!document || layers === null) return parseManifest(raw, migrations);
+  if (layers.length > LIMITS.layers) {
+    throw schemaError(
+      `document.layers: ${layers.length} layers, more than the ${LIMITS.layers} a document may hold`,
+    );
+  }
+  const rest = manifestSchema.safeParse({ ...migrated.manifest, document: { ...document, layers: [] } });
+  if (!rest.success) throw schemaError(describeIssues(rest.error));
+  const parsedLayers: z.infer<typeof layerSchema>[] = [];
+  for (let start = 0; start < layers.length; start += LAYERS_PER_STEP) {
+    await pause();
+    const step = layersSchema.safeParse(layers.slice(start, start + LAYERS_PER_STEP));
+    if (!step.success) throw schemaError(describeIssues(step.error, ['document', 'layers'], start));
+    parsedLayers.push(...step.data);
+  }
+  const manifest: ProjectManifest = {
+    ...rest.data,
+    document: { ...rest.data.document, layers: parsedLayers },
+  };
+  const problems = manifestProblems(manifest);
+  if (problems.length > 0) {
+    throw new ManifestError(
+      'inconsistent',
+      `project.json is inconsistent: ${problems.slice(0, 8).join('; ')}`,
+    );
+  }
+  return { manifest, migratedFrom: migrated.migratedFrom };
 }
 
 /** What zod cannot check: unique ids, references that resolve, pixel kinds and sizes. */

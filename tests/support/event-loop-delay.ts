@@ -1,0 +1,80 @@
+/**
+ * Loaded with `--import` into a server process a liveness test starts: measures how late the
+ * process's event loop runs between a "loop-delay:start" and a "loop-delay:stop" message on the IPC
+ * channel, and answers each stop with the figures in ms. The server's code is not changed; the
+ * channel does not keep the process alive.
+ *
+ * Two measures: `wall`, perf_hooks.monitorEventLoopDelay (what a client sees, including the time
+ * the machine gave the process to others), and `busy`: a timer every 5 ms notes the wall time since
+ * its last turn and the CPU time the process used meanwhile, and keeps the smaller. On an idle
+ * machine the two agree; on a loaded one `busy` still measures how long the server worked without
+ * letting anything else in, not how long it waited for a core. (CPU time of the process includes
+ * its other threads, e.g. sharp's, so `busy` errs high, never low, for work that uses CPU.)
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+
+export interface DelayFigures {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+export interface LoopDelayReport {
+  type: 'loop-delay';
+  wall: DelayFigures;
+  busy: DelayFigures;
+}
+
+const TICK_MS = 5;
+
+function figures(values: number[]): DelayFigures {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0, samples: sorted.length };
+}
+
+if (process.send) {
+  const histogram = monitorEventLoopDelay({ resolution: TICK_MS });
+  let busy: number[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let lastWall = 0;
+  let lastCpu = process.cpuUsage();
+  const tick = () => {
+    const wall = performance.now();
+    const cpu = process.cpuUsage();
+    const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+    // Less the timer's own period: what is left is time the loop was held.
+    busy.push(Math.max(0, Math.min(wall - lastWall, cpuMs) - TICK_MS));
+    lastWall = wall;
+    lastCpu = cpu;
+    timer = setTimeout(tick, TICK_MS);
+  };
+  process.on('message', (message) => {
+    if (message === 'loop-delay:start') {
+      histogram.reset();
+      histogram.enable();
+      busy = [];
+      lastWall = performance.now();
+      lastCpu = process.cpuUsage();
+      timer = setTimeout(tick, TICK_MS);
+      process.send?.({ type: 'loop-delay-started' });
+    } else if (message === 'loop-delay:stop') {
+      histogram.disable();
+      if (timer) clearTimeout(timer);
+      const ms = (ns: number) => ns / 1e6;
+      const report: LoopDelayReport = {
+        type: 'loop-delay',
+        wall: {
+          p50: ms(histogram.percentile(50)),
+          p99: ms(histogram.percentile(99)),
+          max: ms(histogram.max),
+          samples: histogram.count,
+        },
+        busy: figures(busy),
+      };
+      process.send?.(report);
+    }
+  });
+  process.channel?.unref();
+}
