@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GridCellView, GridMetrics, GridView } from '../../src/shared/contract/schemas';
 import {
+  stepMsFromVariant,
   cellAt,
   DEFAULT_IMAGE_SCALES,
   DEFAULT_TEXT_SCALES,
@@ -215,5 +216,13 @@ describe('the trade-off plot', () => {
     const labels = ticks([0.91, 0.93], 4).map((value) => value.toFixed(tickDecimals([0.91, 0.93], 4)));
     expect(new Set(labels).size).toBe(4);
     expect(tickDecimals([0.5, 0.5], 4)).toBe(2);
+  });
+});
+
+describe('expected time from a finished variant', () => {
+  it('divides the edit time by its steps, and knows nothing without a time', () => {
+    expect(stepMsFromVariant({ durationMs: 4000, settings: { steps: 20 } })).toBe(200);
+    expect(stepMsFromVariant({ settings: { steps: 20 } })).toBeNull();
+    expect(stepMsFromVariant({ durationMs: 0, settings: { steps: 20 } })).toBeNull();
   });
 });

@@ -703,6 +703,7 @@ class SessionDocumentService implements DocumentService {
         settings: settingsOf(variant.request),
         createdAt: variant.createdAt,
         revision: this.revisionOf(variant.pixels),
+        durationMs: variant.durationMs,
       })),
       pickedVariantId: layer.activeVariantId,
       createdAt: layer.createdAt,

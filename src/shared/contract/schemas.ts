@@ -206,6 +206,8 @@ export const variantViewSchema = z.strictObject({
   createdAt: z.number(),
   /** Bumps whenever the variant's pixels change, so cached thumbnails can be refreshed. */
   revision: z.number().int(),
+  /** How long the edit took, encoders and decoder included (an estimate of later runs' time). */
+  durationMs: z.number().min(0).optional(),
 });
 export type VariantView = z.infer<typeof variantViewSchema>;
 

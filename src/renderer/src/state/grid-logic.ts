@@ -62,6 +62,19 @@ export function stepMsFromProgress(progress: { step: number; elapsedMs: number }
   return progress.elapsedMs / steps;
 }
 
+/**
+ * Milliseconds per step from a finished variant (its whole edit time over its steps, so a little
+ * high: it includes the encoders and the decoder), for when no step was measured in this session.
+ */
+export function stepMsFromVariant(variant: {
+  durationMs?: number;
+  settings: { steps: number };
+}): number | null {
+  if (variant.durationMs === undefined || !(variant.durationMs > 0) || variant.settings.steps < 1)
+    return null;
+  return variant.durationMs / variant.settings.steps;
+}
+
 /** Milliseconds per cell-step from a grid's progress report, or null before its first step. */
 export function stepMsFromGridProgress(progress: { stepsDone: number; elapsedMs: number }): number | null {
   if (progress.stepsDone < 1 || !(progress.elapsedMs > 0)) return null;

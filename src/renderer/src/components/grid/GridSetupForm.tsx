@@ -11,6 +11,7 @@ import {
   formatScales,
   GRID_PRESETS,
   parseScales,
+  stepMsFromVariant,
 } from '../../state/grid-logic';
 import { useAppState } from '../../state/store';
 
@@ -60,7 +61,9 @@ export function GridSetupForm({
   lastGrid: GridView | null;
   onCancel?: () => void;
 }) {
-  const stepMs = useAppState((state) => state.stepMs);
+  const measuredStepMs = useAppState((state) => state.stepMs);
+  const picked = message.variants.find((variant) => variant.id === message.pickedVariantId);
+  const stepMs = measuredStepMs ?? (picked ? stepMsFromVariant(picked) : null);
   const [textScales, setTextScales] = useState(formatScales(lastGrid?.textScales ?? DEFAULT_TEXT_SCALES));
   const [imageScales, setImageScales] = useState(formatScales(lastGrid?.imageScales ?? DEFAULT_IMAGE_SCALES));
   const [steps, setSteps] = useState(String(message.settings.steps));
