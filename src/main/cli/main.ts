@@ -33,9 +33,10 @@ const USAGE = `Usage:
            [--image-guidance F] [--seed 0] [--resolution 512|native] [--provider ...] [--json]
            (CLIP image similarity, CLIP-T, directional similarity, L1/L2 to targets; --out resumes;
            without --clip: a CLIP export in MODEL/clip, or ../clip-vit-large-patch14 or ../clip beside it)
-  cli optimize DIR [--out DIR2]
-           (a copy with the UNet's attention fused into com.microsoft.MultiHeadAttention; default
-           DIR2 is DIR-optimized; refused, writing nothing, unless every attention matches exactly)
+  cli optimize DIR [--out DIR2] [--provider cpu|...]
+           (a copy with the UNet's and the VAE's attention fused into com.microsoft.MultiHeadAttention
+           and, for the CPU (default), a float16 model made float32; default DIR2 is DIR-optimized;
+           refused, writing nothing, unless every attention matches exactly)
 Every command: --verbose also shows onnxruntime's own warnings (by default only its errors).`;
 
 export interface CliIo {
