@@ -201,6 +201,7 @@ describe('cli optimize fuses attention into com.microsoft.MultiHeadAttention', (
       // The memory estimate knows the folder is optimised.
       const pipeline = await InstructPix2PixPipeline.load(outDir, { provider: 'cpu' });
       expect(pipeline.dimensions.fusedAttention).toBe(true);
+      expect(pipeline.dimensions.fusedVaeAttention).toBe(true);
       await pipeline.dispose();
     });
   }
