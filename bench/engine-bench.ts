@@ -282,7 +282,10 @@ async function main(): Promise<void> {
             continue;
           }
           process.stderr.write(`benchmarking ${variant.name} at ${size}², ${plan}…\n`);
-          rows.push(await runChild(job));
+          const row = await runChild(job);
+          rows.push(row);
+          // Each row as it comes, so a long run that is stopped still leaves its figures.
+          process.stderr.write(`${formatRow(row)}\n`);
         }
       }
     }
