@@ -4,9 +4,10 @@
  * tensor). It recognises the exporters' three writings (see tiny-model.ts' AttentionStyle): heads
  * moved into the batch with the scores multiplied (diffusers) or divided (older Optimum), and torch
  * 2's scaled_dot_product_attention with q and kᵀ each scaled (Optimum ≥ 1.24). Every Softmax of the
- * UNet must match one of them exactly, or nothing is written. The result is checked against the
- * original on a small input before the folder is kept. The other components are linked or copied
- * unchanged.
+ * UNet must match one of them exactly, or nothing is written; the VAE's mid-block attention (one
+ * head) is fused the same way. For the CPU a float16 model is made float32 once (optimizer-float32.ts).
+ * Every rewritten component is checked against the original on a small input before the folder
+ * is kept; the others are linked or copied unchanged.
  */
 import {
   copyFileSync,
