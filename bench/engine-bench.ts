@@ -7,9 +7,16 @@
  *
  *   npm run bench                    tiny + realistic widths at 256² and 512² (768² when it fits)
  *   npm run bench -- --quick         tiny model only
+ *   npm run bench -- --realistic     realistic widths only
  *   npm run bench -- --sizes 256,512 processing sizes (square)
+ *   npm run bench -- --plans seq     only "rows in sequence" (batch3, seq, or both comma-separated)
  *   npm run bench -- --steps 4       UNet steps per edit (default 6 tiny, 2 realistic)
  *   npm run bench -- --no-optimised  skip the optimised copies (cli optimize) of each model
+ *   npm run bench -- --estimate      print the estimates of every job and run nothing
+ *
+ * Every job whose estimated peak exceeds the memory budget ('auto': free memory) is skipped with
+ * its estimate printed. The realistic model's rows print the engine's figures from before the
+ * memory budget (issue #10) beside today's.
  *
  * Plans compared: "batch 3" (the three guidance rows in one UNet call, VAE sessions resident) and
  * "rows in sequence" (one row per call, VAE sessions opened only while they run).
@@ -55,6 +62,9 @@ interface Measurement extends Job {
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean' },
+    realistic: { type: 'boolean' },
+    plans: { type: 'string' },
+    estimate: { type: 'boolean' },
     steps: { type: 'string' },
     sizes: { type: 'string' },
     child: { type: 'string' },
@@ -64,6 +74,19 @@ const { values } = parseArgs({
 });
 
 const MB = 1024 * 1024;
+
+/**
+ * The realistic-width model before the memory budget (memory pattern on, three rows in one call,
+ * VAE sessions always loaded): edit peak MB and UNet step ms. 256²: measured with this bench in
+ * alternating runs; 512²: issue #10 on a quiet machine; 768²: issue #10 (one UNet row alone).
+ */
+const BEFORE: Record<number, string> = {
+  256: '2442–2476 MB, 3250–4594 ms',
+  512: '10400–10600 MB, 5400–7000 ms',
+  768: '≥ 15900 MB (one row alone)',
+};
+
+const PLAN_KEYS: Record<string, PlanName> = { batch3: 'batch 3', seq: 'rows in sequence' };
 
 function testImage(size: number): RgbImage {
   const data = new Uint8Array(size * size * 3);
@@ -203,6 +226,7 @@ function formatRow(row: Measurement): string {
     peaks.vaeDecode.toFixed(0),
     peak.toFixed(0),
     row.estimateMb.toFixed(0),
+    row.model.startsWith('realistic') ? (BEFORE[row.size] ?? '–') : '–',
   ];
   return `| ${cells.join(' | ')} |`;
 }
@@ -218,10 +242,14 @@ async function main(): Promise<void> {
   const stepsOverride = values.steps === undefined ? undefined : Number(values.steps);
   const explicitSizes = values.sizes?.split(',').map(Number);
   try {
-    const models: { name: string; realistic: boolean; steps: number }[] = [
-      { name: 'tiny', realistic: false, steps: stepsOverride ?? 6 },
-    ];
+    const models: { name: string; realistic: boolean; steps: number }[] = [];
+    if (!values.realistic) models.push({ name: 'tiny', realistic: false, steps: stepsOverride ?? 6 });
     if (!values.quick) models.push({ name: 'realistic widths', realistic: true, steps: stepsOverride ?? 2 });
+    const plans = (values.plans ?? 'batch3,seq').split(',').map((key) => {
+      const plan = PLAN_KEYS[key.trim()];
+      if (!plan) throw new Error(`--plans takes batch3 and/or seq, not '${key}'`);
+      return plan;
+    });
     for (const model of models) {
       const dir = join(root, model.name.replace(/\W+/g, '-'));
       const started = performance.now();
@@ -235,21 +263,29 @@ async function main(): Promise<void> {
       const variants = [{ name: model.name, dir }];
       if (!values['no-optimised']) {
         const optimised = await optimizeModelFolder(dir, `${dir}-optimised`);
-        process.stderr.write(`optimised: ${optimised.attentionRewritten} attention blocks fused\n`);
+        process.stderr.write(
+          `optimised: ${optimised.attentionRewritten} UNet and ${optimised.vaeAttentionRewritten} VAE attention blocks fused\n`,
+        );
         variants.push({ name: `${model.name}, optimised`, dir: optimised.outDir });
       }
       const sizes = explicitSizes ?? [256, 512, 768];
       for (const size of sizes) {
-        for (const [variant, plan] of variants.flatMap((v) =>
-          (Object.keys(PLANS) as PlanName[]).map((p) => [v, p] as const),
-        )) {
+        for (const [variant, plan] of variants.flatMap((v) => plans.map((p) => [v, p] as const))) {
           const job: Job = { model: variant.name, dir: variant.dir, size, steps: model.steps, plan };
-          if (!explicitSizes && size === 768 && !fitsBudget(job)) {
-            process.stderr.write(`skipping ${variant.name} at 768² ${plan}: over the memory budget\n`);
+          const { estimate, budget } = estimateFor(job);
+          const figures = `estimate ${(estimate / MB).toFixed(0)} MB, budget ${(budget / MB).toFixed(0)} MB`;
+          if (values.estimate || estimate > budget) {
+            process.stderr.write(
+              `${values.estimate ? 'estimate only' : 'skipping (over the memory budget)'}: ` +
+                `${variant.name} at ${size}², ${plan}: ${figures}\n`,
+            );
             continue;
           }
           process.stderr.write(`benchmarking ${variant.name} at ${size}², ${plan}…\n`);
-          rows.push(await runChild(job));
+          const row = await runChild(job);
+          rows.push(row);
+          // Each row as it comes, so a long run that is stopped still leaves its figures.
+          process.stderr.write(`${formatRow(row)}\n`);
         }
       }
     }
@@ -258,7 +294,7 @@ async function main(): Promise<void> {
   }
 
   const header =
-    '| model | size | plan | steps | load ms | UNet step ms | edit ms | overhead | peak MB: load | text | VAE enc | UNet | VAE dec | edit | estimate MB |';
+    '| model | size | plan | steps | load ms | UNet step ms | edit ms | overhead | peak MB: load | text | VAE enc | UNet | VAE dec | edit | estimate MB | before: edit peak, UNet step |';
   const rule = `|${header
     .split('|')
     .slice(1, -1)
@@ -267,19 +303,20 @@ async function main(): Promise<void> {
   const table = [header, rule, ...rows.map(formatRow)].join('\n');
   process.stdout.write(
     `${table}\n\npeak MB = the process's peak resident memory while that stage ran (weights included).\n` +
-      `overhead = (edit time − time inside onnxruntime's session.run) / edit time.\n`,
+      `overhead = (edit time − time inside onnxruntime's session.run) / edit time.\n` +
+      `before = the realistic-width model before the memory budget (memory pattern on, batch 3, VAE resident).\n`,
   );
   mkdirSync('bench-output', { recursive: true });
   writeFileSync(join('bench-output', 'engine-bench.json'), JSON.stringify(rows, null, 2));
 }
 
-/** Whether the plan's estimated peak fits the machine's free memory ('auto' budget). */
-function fitsBudget(job: Job): boolean {
+/** The plan's estimated peak and the machine's free memory ('auto' budget). */
+function estimateFor(job: Job): { estimate: number; budget: number } {
   const plan = PLANS[job.plan];
   const dimensions = readModelDimensions(job.dir, { float16: false, provider: 'cpu' });
   const batch = plan.unetBatch === 'all-rows' ? 3 : 1;
   const estimate = editPeakBytes(dimensions, job.size, job.size, batch, plan.vaeSessions);
-  return estimate <= resolveMemoryBudget('auto');
+  return { estimate, budget: resolveMemoryBudget('auto') };
 }
 
 main().catch((error: unknown) => {

@@ -76,6 +76,65 @@ describe('generated models write attention and normalisation as real exports do'
     });
   }
 
+  for (const flavor of FLAVORS) {
+    it(`${flavor}: the VAE's mid-block attention (one head) as the export writes it`, () => {
+      for (const component of ['vae_encoder', 'vae_decoder']) {
+        const nodes = graphOf(flavor, component);
+        const softmaxes = nodes.filter((node) => node.op === 'Softmax');
+        expect(softmaxes.length).toBe(1);
+        const softmax = softmaxes[0]!;
+        const scores = producer(nodes, softmax.inputs[0]!)!;
+        expect(scores.op).toBe(scoreOp[flavor]);
+        const product = flavor === 'optimum' ? scores : producer(nodes, scores.inputs[0]!)!;
+        // Back from the context: MatMul → (Reshape) → Transpose → Reshape → to_out (MatMul, Add) →
+        // Transpose → Reshape to the input's shape → Add the input → Div by rescale_output_factor.
+        let value = consumers(nodes, softmax.outputs[0]!)[0]!.outputs[0]!;
+        const path: string[] = [];
+        while (path.length < 12) {
+          const next = consumers(nodes, value);
+          if (next.length !== 1) break;
+          path.push(next[0]!.op);
+          value = next[0]!.outputs[0]!;
+          if (next[0]!.op === 'Div') break;
+        }
+        const split = flavor === 'optimum' ? [] : ['Reshape'];
+        expect(path).toEqual([
+          ...split,
+          'Transpose',
+          'Reshape',
+          'MatMul',
+          'Add',
+          'Transpose',
+          'Reshape',
+          'Add',
+          'Div',
+        ]);
+        // The query: a linear with bias over [B, H·W, C] tokens, split into one head.
+        const queryHeads = flavor === 'optimum' ? producer(nodes, product.inputs[0]!)! : product;
+        let query = producer(nodes, queryHeads.inputs[0]!)!;
+        while (query.op !== 'Add') query = producer(nodes, query.inputs[0]!)!;
+        expect(producer(nodes, query.inputs[0]!)?.op).toBe('MatMul');
+        const tokens = producer(nodes, producer(nodes, query.inputs[0]!)!.inputs[0]!)!;
+        expect(tokens.op).toBe('Transpose');
+        // GroupNorm before the flattening (older processors) or after it (AttnProcessor2_0).
+        const beforeTokens = producer(nodes, tokens.inputs[0]!)!;
+        expect(beforeTokens.op).toBe(flavor === 'optimum' ? 'Add' : 'Reshape');
+      }
+    });
+  }
+
+  it('VAEs without attention: the analytic kind and vaeAttention false', async () => {
+    const plain = join(root, 'plain-vae');
+    await makeTinyModel(plain, { flavor: 'optimum', vaeAttention: false, seed: 5 });
+    const analytic = join(root, 'analytic-vae');
+    await makeTinyModel(analytic, { flavor: 'optimum', kind: 'analytic' });
+    for (const dir of [plain, analytic])
+      for (const component of ['vae_encoder', 'vae_decoder']) {
+        const model = onnx.ModelProto.decode(readFileSync(join(dir, component, 'model.onnx')));
+        expect(model.graph!.node!.filter((node) => node.opType === 'Softmax')).toEqual([]);
+      }
+  });
+
   it('the three attention writings compute the same UNet (same seed, integer timestep)', async () => {
     const [B, H, W, S, D] = [2, 16, 16, 77, 32];
     const sample = Float32Array.from({ length: B * 8 * H * W }, (_, i) => Math.sin(i * 0.37));

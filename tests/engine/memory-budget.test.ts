@@ -59,6 +59,11 @@ describe('memory estimate', () => {
     expect(unetCallBytes(fused, 64, 64, 3)).toBeCloseTo((0.15 / 2) * attention + convolutions, -3);
     // The largest VAE tensor at 512²: 128 channels at full size; its mid attention at 64×64.
     expect(vaeBytes(sd15, 512, 512)).toBe(8 * 128 * 512 * 512 * 4 + 2 * 4096 * 4096 * 4);
+    // Its attention fused too (folders optimised since the optimiser fuses the VAE's).
+    expect(vaeBytes({ ...fused, fusedVaeAttention: true }, 512, 512)).toBeCloseTo(
+      8 * 128 * 512 * 512 * 4 + 0.15 * 4096 * 4096 * 4,
+      -3,
+    );
   });
 
   it('an SD 1.5 edit at 512² needs about 9 GB batched and about 6.8 GB with rows in sequence', () => {

@@ -40,9 +40,10 @@ const USAGE = `Usage:
            [--scheduler ...] [--resolution 512|native] [--batch-rows N] [--provider ...] [--json]
            (one seed, every s_T × s_I pair: a labelled contact sheet, each cell as edit writes it
            with --cells, CLIP metrics under each cell with a CLIP export)
-  cli optimize DIR [--out DIR2]
-           (a copy with the UNet's attention fused into com.microsoft.MultiHeadAttention; default
-           DIR2 is DIR-optimized; refused, writing nothing, unless every attention matches exactly)
+  cli optimize DIR [--out DIR2] [--provider cpu|...]
+           (a copy with the UNet's and the VAE's attention fused into com.microsoft.MultiHeadAttention
+           and, for the CPU (default), a float16 model made float32; default DIR2 is DIR-optimized;
+           refused, writing nothing, unless every attention matches exactly)
 Every command: --verbose also shows onnxruntime's own warnings (by default only its errors).`;
 
 export interface CliIo {

@@ -12,7 +12,7 @@
  *                FUSED_ATTENTION_SHARE of one (measured: 0.24 GB where one [3·8, 4096²] fp32
  *                tensor is 1.6 GB);
  *   VAE decoder  VAE_LIVE_TENSORS × the largest width × pixels product over its levels × 4, plus its
- *                mid-block attention (one head over the latent pixels);
+ *                mid-block attention (one head over the latent pixels; fused in optimised folders);
  *   VAE encoder  the same sizes in the other direction.
  * onnxruntime's CPU arena keeps a session's activation memory until the session is released, so
  * the UNet's stays allocated while the VAE decoder runs: the peak of an edit is the resident
@@ -62,6 +62,8 @@ export interface ModelDimensions {
   weightFactor: number;
   /** The UNet's attention runs as one fused operator (an optimised folder). */
   fusedAttention: boolean;
+  /** The VAE's mid-block attention too (folders optimised since the optimiser fuses it). */
+  fusedVaeAttention?: boolean;
 }
 
 /** Stable Diffusion 1.5's widths, for exports that wrote no config.json. */
@@ -133,7 +135,14 @@ export function readModelDimensions(
     weightFactor: options.float16 && options.provider === 'cpu' ? FP16_ON_CPU_WEIGHT_FACTOR : 1,
     // Written by the optimiser (optimizer.ts) beside the rewritten graph.
     fusedAttention: existsSync(join(dir, 'unet', 'optimization.json')),
+    fusedVaeAttention: vaeAttentionFused(join(dir, 'unet', 'optimization.json')),
   };
+}
+
+function vaeAttentionFused(optimizationPath: string): boolean {
+  const fused = readConfig(optimizationPath)?.vaeAttentionRewritten;
+  if (typeof fused !== 'object' || fused === null) return false;
+  return Object.values(fused).some((count) => typeof count === 'number' && count > 0);
 }
 
 function readConfig(path: string): Record<string, unknown> | undefined {
@@ -181,7 +190,8 @@ export function vaeBytes(dims: ModelDimensions, width: number, height: number): 
     largest = Math.max(largest, channels * pixels);
   });
   const latentTokens = (width / 8) * (height / 8);
-  const midAttention = ATTENTION_LIVE_TENSORS * latentTokens * latentTokens * FLOAT_BYTES;
+  const share = dims.fusedVaeAttention ? FUSED_ATTENTION_SHARE : ATTENTION_LIVE_TENSORS;
+  const midAttention = share * latentTokens * latentTokens * FLOAT_BYTES;
   return VAE_LIVE_TENSORS * largest * FLOAT_BYTES + midAttention;
 }
 

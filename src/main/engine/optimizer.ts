@@ -4,9 +4,10 @@
  * tensor). It recognises the exporters' three writings (see tiny-model.ts' AttentionStyle): heads
  * moved into the batch with the scores multiplied (diffusers) or divided (older Optimum), and torch
  * 2's scaled_dot_product_attention with q and kᵀ each scaled (Optimum ≥ 1.24). Every Softmax of the
- * UNet must match one of them exactly, or nothing is written. The result is checked against the
- * original on a small input before the folder is kept. The other components are linked or copied
- * unchanged.
+ * UNet must match one of them exactly, or nothing is written; the VAE's mid-block attention (one
+ * head) is fused the same way. For the CPU a float16 model is made float32 once (optimizer-float32.ts).
+ * Every rewritten component is checked against the original on a small input before the folder
+ * is kept; the others are linked or copied unchanged.
  */
 import {
   copyFileSync,
@@ -22,15 +23,30 @@ import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as P } from 'onnx-proto';
-import { createSessionFactory, type OnnxSession, type TensorData } from './backend';
+import { openSession, type OnnxSession, type TensorData } from './backend';
+import { fromFloat16, toFloat16Bits } from './float16';
 import { inspectModelFolder } from './model-folder';
+import {
+  convertToFloat32,
+  Float32ConversionError,
+  usesFloat16,
+  writeModel,
+  type Float32Conversion,
+} from './optimizer-float32';
 
 const { onnx } = onnxProto;
 
 export const OPTIMIZATION_FILE = 'optimization.json';
 export const FUSED_ATTENTION_OP = 'com.microsoft.MultiHeadAttention';
-/** The rewritten UNet must agree with the original within this (fp32) on the check input. */
+/** A rewritten float32 component must agree with the original within this on the check input. */
 export const EQUIVALENCE_TOLERANCE = 1e-4;
+/**
+ * A float16 component made float32: ‖float32 − float16 original‖₂ within this share of
+ * ‖original‖₂. The float32 copy computes exactly with the same weights; the difference is the
+ * original's own rounding of every intermediate to float16 (measured 1.0–1.1e-3 on the generated
+ * random UNets, 3–4e-4 on their VAE and text encoder), so the bound is a little above that.
+ */
+export const FLOAT32_CONVERSION_TOLERANCE = 2e-3;
 
 export class OptimizeRefusedError extends Error {
   override name = 'OptimizeRefusedError';
@@ -40,8 +56,16 @@ export interface OptimizeResult {
   outDir: string;
   attentionRewritten: number;
   nodesRemoved: number;
-  /** Largest |optimised − original| on the check input. */
+  /** Largest |optimised − original| of the UNet on the check input. */
   maxDifference: number;
+  /** Attention blocks fused in the VAE encoder and decoder together (their mid-block attention). */
+  vaeAttentionRewritten: number;
+  /** Component folders turned from float16 into float32 (CPU only; empty for float32 models). */
+  convertedToFloat32: string[];
+  /** Casts that converted float32 to float32 after that, removed. */
+  castsRemoved: number;
+  /** Every rewritten component's equivalence check. */
+  checks: PartCheck[];
 }
 
 type Style = 'heads-in-batch-mul' | 'heads-in-batch-div' | 'sdpa';
@@ -318,17 +342,29 @@ function removeDead(nodes: P.INodeProto[], graphOutputs: Set<string>): P.INodePr
   }
 }
 
-/** Rewrites the attention of a UNet graph in place; throws OptimizeRefusedError unless all match. */
-export function fuseAttention(model: P.IModelProto): { rewritten: number; removed: number } {
+/**
+ * Rewrites the attention of a graph in place (the UNet's unless `part` names another); throws
+ * OptimizeRefusedError unless all match. A part other than the UNet may have no attention at all.
+ */
+export function fuseAttention(
+  model: P.IModelProto,
+  part: { label: string; attentionRequired: boolean } = { label: 'the UNet', attentionRequired: true },
+): { rewritten: number; removed: number } {
   const graph = model.graph;
-  if (!graph) throw new OptimizeRefusedError('the UNet file holds no graph');
+  if (!graph) throw new OptimizeRefusedError(`${part.label} file holds no graph`);
   const g = indexGraph(graph);
   const softmaxes = g.nodes.filter((node) => node.opType === 'Softmax');
-  if (softmaxes.length === 0) throw new OptimizeRefusedError('the UNet has no Softmax: no attention to fuse');
-  const floatType = (graph.input ?? []).find((input) => input.name === 'sample')?.type?.tensorType?.elemType;
-  if (floatType === onnx.TensorProto.DataType.FLOAT16)
+  if (softmaxes.length === 0) {
+    if (!part.attentionRequired) return { rewritten: 0, removed: 0 };
+    throw new OptimizeRefusedError(`${part.label} has no Softmax: no attention to fuse`);
+  }
+  if (
+    (graph.input ?? []).some(
+      (input) => input.type?.tensorType?.elemType === onnx.TensorProto.DataType.FLOAT16,
+    )
+  )
     throw new OptimizeRefusedError(
-      'the UNet computes in float16; onnxruntime runs MultiHeadAttention on the CPU in float32 only',
+      `${part.label} computes in float16; onnxruntime runs MultiHeadAttention on the CPU in float32 only`,
     );
   const matches: Match[] = [];
   const problems: string[] = [];
@@ -342,8 +378,8 @@ export function fuseAttention(model: P.IModelProto): { rewritten: number; remove
   }
   if (problems.length > 0) {
     throw new OptimizeRefusedError(
-      `${problems.length} of ${softmaxes.length} attention blocks do not match a known export pattern ` +
-        `exactly, so nothing was rewritten: ${problems.slice(0, 3).join('; ')}`,
+      `${problems.length} of ${softmaxes.length} attention blocks ${part.label === 'the UNet' ? '' : `of ${part.label} `}` +
+        `do not match a known export pattern exactly, so nothing was rewritten: ${problems.slice(0, 3).join('; ')}`,
     );
   }
   const removed = new Set<P.INodeProto>(matches.flatMap((match) => match.nodes));
@@ -395,41 +431,187 @@ function linkTree(from: string, to: string): void {
   }
 }
 
-/** A fixed small input for the equivalence check: 16×16 latents, batch 1. */
-function checkFeeds(session: OnnxSession): Record<string, TensorData> {
+type Part = 'textEncoder' | 'unet' | 'vaeEncoder' | 'vaeDecoder';
+const PARTS: Part[] = ['textEncoder', 'unet', 'vaeEncoder', 'vaeDecoder'];
+const PART_DIRS: Record<Part, string> = {
+  textEncoder: 'text_encoder',
+  unet: 'unet',
+  vaeEncoder: 'vae_encoder',
+  vaeDecoder: 'vae_decoder',
+};
+const PART_LABELS: Record<Part, string> = {
+  textEncoder: 'the text encoder',
+  unet: 'the UNet',
+  vaeEncoder: 'the VAE encoder',
+  vaeDecoder: 'the VAE decoder',
+};
+
+const wave = (count: number, k: number) => Float32Array.from({ length: count }, (_, i) => Math.sin(i * k));
+
+/** Fixed small inputs for the equivalence check: 16×16 latents (a 128×128 picture), batch 1. */
+function checkValues(
+  part: Part,
+  session: OnnxSession,
+): Record<string, { dims: number[]; values: Float32Array }> {
   const byName = new Map(session.inputs.map((input) => [input.name, input]));
-  const hidden = byName.get('encoder_hidden_states');
-  const dim = typeof hidden?.shape[2] === 'number' ? hidden.shape[2] : 768;
-  const timestep = byName.get('timestep');
-  const timestepDims = timestep?.shape.length === 0 ? [] : [1];
-  const wave = (count: number, k: number) => Float32Array.from({ length: count }, (_, i) => Math.sin(i * k));
-  return {
-    sample: { type: 'float32', dims: [1, 8, 16, 16], data: wave(8 * 16 * 16, 0.37) },
-    timestep:
-      timestep?.type === 'int64'
-        ? { type: 'int64', dims: timestepDims, data: BigInt64Array.of(421n) }
-        : { type: 'float32', dims: timestepDims, data: Float32Array.of(421) },
-    encoder_hidden_states: { type: 'float32', dims: [1, 77, dim], data: wave(77 * dim, 0.11) },
-  };
+  const first = session.inputs[0]!.name;
+  switch (part) {
+    case 'unet': {
+      const hidden = byName.get('encoder_hidden_states');
+      const dim = typeof hidden?.shape[2] === 'number' ? hidden.shape[2] : 768;
+      const timestep = byName.get('timestep');
+      return {
+        sample: { dims: [1, 8, 16, 16], values: wave(8 * 16 * 16, 0.37) },
+        timestep: { dims: timestep?.shape.length === 0 ? [] : [1], values: Float32Array.of(421) },
+        encoder_hidden_states: { dims: [1, 77, dim], values: wave(77 * dim, 0.11) },
+      };
+    }
+    case 'vaeEncoder':
+      return { [first]: { dims: [1, 3, 128, 128], values: wave(3 * 128 * 128, 0.013) } };
+    case 'vaeDecoder':
+      return { [first]: { dims: [1, 4, 16, 16], values: wave(4 * 16 * 16, 0.29) } };
+    case 'textEncoder':
+      // Token ids 0..199 and, last, the largest (CLIP pools at the end-of-text token).
+      return {
+        [first]: {
+          dims: [1, 77],
+          values: Float32Array.from({ length: 77 }, (_, i) => (i === 76 ? 255 : (i * 13) % 200)),
+        },
+      };
+  }
 }
 
-async function runUnet(path: string): Promise<Float32Array> {
-  const { probe } = await createSessionFactory(path, 'unet/model.onnx', { provider: 'cpu' });
-  try {
-    const result = await probe.run(checkFeeds(probe), ['out_sample']);
-    return result.out_sample!.data as Float32Array;
-  } finally {
-    await probe.dispose();
+/** The check values as `session` takes them (float16 values are rounded for both sessions alike). */
+function feedsFor(
+  session: OnnxSession,
+  values: Record<string, { dims: number[]; values: Float32Array }>,
+): Record<string, TensorData> {
+  const feeds: Record<string, TensorData> = {};
+  for (const input of session.inputs) {
+    const value = values[input.name];
+    if (!value)
+      throw new OptimizeRefusedError(`${session.label} has an input '${input.name}' the check does not know`);
+    const { dims } = value;
+    switch (input.type) {
+      case 'float16':
+        feeds[input.name] = { type: 'float16', dims, data: toFloat16Bits(value.values) };
+        break;
+      case 'int64':
+        feeds[input.name] = {
+          type: 'int64',
+          dims,
+          data: BigInt64Array.from(value.values, (v) => BigInt(Math.round(v))),
+        };
+        break;
+      case 'int32':
+        feeds[input.name] = { type: 'int32', dims, data: Int32Array.from(value.values, Math.round) };
+        break;
+      default:
+        feeds[input.name] = { type: 'float32', dims, data: value.values };
+    }
   }
+  return feeds;
+}
+
+async function runPart(
+  part: Part,
+  path: string,
+  values?: Record<string, { dims: number[]; values: Float32Array }>,
+): Promise<{ outputs: Float32Array[]; values: Record<string, { dims: number[]; values: Float32Array }> }> {
+  const session = await openSession(path, `${PART_DIRS[part]}/model.onnx`, 'cpu', undefined);
+  try {
+    let checkInput = values ?? checkValues(part, session);
+    if (!values && session.inputs.some((input) => input.type === 'float16')) {
+      // Both sessions get the float16-rounded values.
+      checkInput = Object.fromEntries(
+        Object.entries(checkInput).map(([name, v]) => [
+          name,
+          { dims: v.dims, values: fromFloat16(toFloat16Bits(v.values)) },
+        ]),
+      );
+    }
+    const result = await session.run(feedsFor(session, checkInput));
+    const outputs = session.outputs.map((output) => {
+      const tensor = result[output.name]!;
+      return tensor.type === 'float16'
+        ? fromFloat16(tensor.data as Uint16Array)
+        : Float32Array.from(tensor.data as ArrayLike<number>);
+    });
+    return { outputs, values: checkInput };
+  } finally {
+    await session.dispose();
+  }
+}
+
+/** One part's equivalence check over all its outputs on the check input. */
+export interface PartCheck {
+  part: Part;
+  /** Largest |optimised − original|. */
+  maxDifference: number;
+  largestValue: number;
+  /** ‖optimised − original‖₂ / ‖original‖₂. */
+  relativeDifference: number;
+  /**
+   * What was checked: maxDifference ≤ EQUIVALENCE_TOLERANCE, or for a float16 part made float32
+   * relativeDifference ≤ FLOAT32_CONVERSION_TOLERANCE (the float16 original rounds its own output).
+   */
+  criterion: 'absolute' | 'relative';
+}
+
+async function checkPart(
+  part: Part,
+  original: string,
+  optimised: string,
+  converted: boolean,
+): Promise<PartCheck> {
+  const before = await runPart(part, original);
+  const after = await runPart(part, optimised, before.values);
+  let maxDifference = 0;
+  let largestValue = 0;
+  let squaredDifference = 0;
+  let squaredValue = 0;
+  before.outputs.forEach((values, k) => {
+    const other = after.outputs[k]!;
+    for (let i = 0; i < values.length; i++) {
+      const difference = Math.abs(values[i]! - other[i]!);
+      maxDifference = Math.max(maxDifference, difference);
+      largestValue = Math.max(largestValue, Math.abs(values[i]!));
+      squaredDifference += difference * difference;
+      squaredValue += values[i]! * values[i]!;
+    }
+  });
+  const relativeDifference = Math.sqrt(squaredDifference / squaredValue);
+  const criterion = converted ? 'relative' : 'absolute';
+  const [measured, allowed] = converted
+    ? [relativeDifference, FLOAT32_CONVERSION_TOLERANCE]
+    : [maxDifference, EQUIVALENCE_TOLERANCE];
+  if (!(measured <= allowed))
+    throw new OptimizeRefusedError(
+      `the rewritten ${PART_LABELS[part].replace('the ', '')} differs from the original by ` +
+        `${measured.toExponential(2)}${converted ? ' (relative)' : ''}, allowed ${allowed}`,
+    );
+  return { part, maxDifference, largestValue, relativeDifference, criterion };
+}
+
+export interface OptimizeOptions {
+  /**
+   * The execution provider the copy is for. On 'cpu' (the default) a float16 model becomes float32
+   * (onnxruntime's CPU kernels are float32: it would cast at every run and keep both copies of the
+   * weights); on other providers float16 models are refused (the fused-attention check runs on the
+   * CPU, in float32).
+   */
+  provider?: string;
 }
 
 /**
  * Writes an optimised copy of the model folder `dir` to `outDir` (default: `<dir>-optimized`
- * beside it). The source folder is never changed; on refusal or a failed check nothing is left.
+ * beside it): UNet and VAE attention fused, float16 turned into float32 on the CPU. The source
+ * folder is never changed; on refusal or a failed check nothing is left.
  */
 export async function optimizeModelFolder(
   dir: string,
   outDir = `${resolve(dir)}-optimized`,
+  options: OptimizeOptions = {},
 ): Promise<OptimizeResult> {
   const layout = inspectModelFolder(dir);
   if (resolve(outDir) === resolve(dir))
@@ -438,38 +620,92 @@ export async function optimizeModelFolder(
     throw new OptimizeRefusedError(`${outDir} exists and is not empty`);
   if (existsSync(join(dir, 'unet', OPTIMIZATION_FILE)))
     throw new OptimizeRefusedError(`${dir} is already optimised`);
-  const model = onnx.ModelProto.decode(readFileSync(layout.paths.unet));
-  const { rewritten, removed } = fuseAttention(model);
+  const provider = options.provider ?? 'cpu';
+
+  const models = {} as Record<Part, P.IModelProto>;
+  for (const part of PARTS) models[part] = onnx.ModelProto.decode(readFileSync(layout.paths[part]));
+  const toFloat32 = provider === 'cpu' && usesFloat16(models.unet);
+  const conversions = new Map<Part, Float32Conversion>();
+  if (toFloat32) {
+    for (const part of PARTS) {
+      if (!usesFloat16(models[part])) continue;
+      try {
+        conversions.set(part, convertToFloat32(models[part], dirname(layout.paths[part])));
+      } catch (error) {
+        if (!(error instanceof Float32ConversionError)) throw error;
+        throw new OptimizeRefusedError(`${PART_LABELS[part]} cannot be made float32: ${error.message}`);
+      }
+    }
+  }
+  const { rewritten, removed } = fuseAttention(models.unet);
+  const fusedVae = { vaeEncoder: 0, vaeDecoder: 0 };
+  for (const part of ['vaeEncoder', 'vaeDecoder'] as const)
+    fusedVae[part] = fuseAttention(models[part], {
+      label: PART_LABELS[part],
+      attentionRequired: false,
+    }).rewritten;
+  const changed = PARTS.filter(
+    (part) => conversions.has(part) || part === 'unet' || (part !== 'textEncoder' && fusedVae[part] > 0),
+  );
 
   const created = !existsSync(outDir);
   try {
     linkTree(dir, outDir);
-    const unetPath = join(outDir, 'unet', 'model.onnx');
-    rmSync(unetPath);
-    await writeFile(unetPath, onnx.ModelProto.encode(model).finish());
-    const [original, optimised] = [await runUnet(layout.paths.unet), await runUnet(unetPath)];
-    let maxDifference = 0;
-    for (let i = 0; i < original.length; i++)
-      maxDifference = Math.max(maxDifference, Math.abs(original[i]! - optimised[i]!));
-    if (!(maxDifference <= EQUIVALENCE_TOLERANCE))
-      throw new OptimizeRefusedError(
-        `the rewritten UNet differs from the original by ${maxDifference.toExponential(2)} (allowed ${EQUIVALENCE_TOLERANCE})`,
+    for (const part of changed) {
+      const partDir = join(outDir, PART_DIRS[part]);
+      const conversion = conversions.get(part);
+      if (conversion) {
+        // The graph and its weights are new files; the hard links to the source's go first.
+        for (const name of readdirSync(partDir))
+          if (!name.endsWith('.json') && !name.endsWith('.txt')) rmSync(join(partDir, name));
+        await writeModel(models[part], partDir, conversion.pending);
+      } else {
+        const path = join(partDir, 'model.onnx');
+        rmSync(path);
+        await writeFile(path, onnx.ModelProto.encode(models[part]).finish());
+      }
+    }
+    const checks: PartCheck[] = [];
+    for (const part of changed)
+      checks.push(
+        await checkPart(
+          part,
+          layout.paths[part],
+          join(outDir, PART_DIRS[part], 'model.onnx'),
+          conversions.has(part),
+        ),
       );
+    const unetCheck = checks.find((check) => check.part === 'unet')!;
+    const castsRemoved = [...conversions.values()].reduce((sum, c) => sum + c.castsRemoved, 0);
     await writeFile(
       join(outDir, 'unet', OPTIMIZATION_FILE),
       `${JSON.stringify(
         {
           attention: FUSED_ATTENTION_OP,
           attentionRewritten: rewritten,
+          vaeAttentionRewritten: fusedVae,
+          float16ToFloat32: [...conversions.keys()].map((part) => PART_DIRS[part]),
+          castsRemoved,
+          provider,
           source: resolve(dir),
           sourceUnetBytes: statSync(layout.paths.unet).size,
-          maxDifference,
+          maxDifference: unetCheck.maxDifference,
+          checks: checks.map((check) => ({ ...check, part: PART_DIRS[check.part] })),
         },
         null,
         2,
       )}\n`,
     );
-    return { outDir, attentionRewritten: rewritten, nodesRemoved: removed, maxDifference };
+    return {
+      outDir,
+      attentionRewritten: rewritten,
+      nodesRemoved: removed,
+      maxDifference: unetCheck.maxDifference,
+      vaeAttentionRewritten: fusedVae.vaeEncoder + fusedVae.vaeDecoder,
+      convertedToFloat32: [...conversions.keys()].map((part) => PART_DIRS[part]),
+      castsRemoved,
+      checks,
+    };
   } catch (error) {
     if (created) rmSync(outDir, { recursive: true, force: true });
     else

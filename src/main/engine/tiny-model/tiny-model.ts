@@ -43,6 +43,11 @@ export interface TinyModelOptions {
   unetInChannels?: number;
   widths?: TinyModelWidths;
   seed?: number;
+  /**
+   * The VAE encoder's and decoder's mid-block self-attention (one head), as Stable Diffusion's VAE
+   * has. Only the random kind has it (the analytic VAE is a formula); default on there.
+   */
+  vaeAttention?: boolean;
 }
 
 export const TINY_WIDTHS = {
@@ -97,6 +102,7 @@ interface Resolved {
   textHeads: number;
   unetHeads: number;
   seed: number;
+  vaeAttention: boolean;
 }
 
 function resolve(options: TinyModelOptions): Resolved {
@@ -127,6 +133,7 @@ function resolve(options: TinyModelOptions): Resolved {
     textHeads,
     unetHeads,
     seed: options.seed ?? 1234,
+    vaeAttention: kind === 'random' && (options.vaeAttention ?? true),
   };
 }
 
@@ -225,7 +232,8 @@ class Net {
     });
   }
 
-  groupNorm(x: string, channels: number): string {
+  /** Group norm of a [B, C, …] tensor of `rank` dimensions. */
+  groupNorm(x: string, channels: number, rank = 4): string {
     let groups = 1;
     for (const candidate of [32, 16, 8, 4, 2]) {
       if (channels % candidate === 0 && channels / candidate >= 2) {
@@ -243,8 +251,9 @@ class Net {
       { epsilon: attr.f(1e-5) },
     );
     const restored = g.op('Reshape', [normalized, g.op('Shape', [x])]);
-    const scale = this.filled('norm.weight', [channels, 1, 1], 1);
-    const bias = this.filled('norm.bias', [channels, 1, 1], 0);
+    const perChannel = [channels, ...Array<number>(rank - 2).fill(1)];
+    const scale = this.filled('norm.weight', perChannel, 1);
+    const bias = this.filled('norm.bias', perChannel, 0);
     return g.op('Add', [g.op('Mul', [restored, scale]), bias]);
   }
 
@@ -264,13 +273,24 @@ class Net {
     return bias ? this.g.op('Add', [y, this.random('linear.bias', [dout], 0.02)]) : y;
   }
 
-  /** Multi-head attention: q [B, N, dq], kv [B, M, dkv] → [B, N, dim], in `attentionStyle`. */
-  attention(q: string, kv: string, dq: number, dkv: number, dim: number, heads: number): string {
+  /**
+   * Multi-head attention: q [B, N, dq], kv [B, M, dkv] → [B, N, dim], in `attentionStyle`.
+   * `projectionBias`: to_q, to_k and to_v have biases (the VAE's do, the UNet's do not).
+   */
+  attention(
+    q: string,
+    kv: string,
+    dq: number,
+    dkv: number,
+    dim: number,
+    heads: number,
+    projectionBias = false,
+  ): string {
     const g = this.g;
     const dh = dim / heads;
-    const query = this.linear(q, dq, dim, 1, false);
-    const key = this.linear(kv, dkv, dim, 1, false);
-    const value = this.linear(kv, dkv, dim, 1, false);
+    const query = this.linear(q, dq, dim, 1, projectionBias);
+    const key = this.linear(kv, dkv, dim, 1, projectionBias);
+    const value = this.linear(kv, dkv, dim, 1, projectionBias);
     const split = g.constInt64([0, 0, heads, dh]);
     const toHeads = (x: string): string =>
       g.op('Transpose', [g.op('Reshape', [x, split])], { perm: attr.ints([0, 2, 1, 3]) });
@@ -553,6 +573,36 @@ function buildTextEncoder(o: Resolved, vocab: ReadonlyMap<string, number>): Grap
 // ---------------------------------------------------------------------------------------------
 // VAE
 
+/**
+ * The VAE mid-block's self-attention as diffusers' Attention (one head, to_q/to_k/to_v with bias,
+ * residual, rescale_output_factor 1) is exported: [B, C, H, W] → [B, C, H·W] (the size read from
+ * the input's shape) → [B, H·W, C], attention in the flavor's writing, to_out, back to [B, C, H, W],
+ * plus the input, divided by the factor. AttnProcessor2_0 (torch 2, the 'sdpa' writing) normalises
+ * after flattening (torch's peephole pass drops its transpose pair); the older processors before.
+ * Weights come from their own generator so the rest of the VAE keeps its weights.
+ */
+function vaeMidAttention(net: Net, x: string, channels: number): string {
+  const g = net.g;
+  const shape = g.op('Shape', [x]);
+  const flatShape = g.op(
+    'Concat',
+    [g.op('Slice', [shape, g.constInt64([0]), g.constInt64([2])]), g.constInt64([-1])],
+    { axis: attr.i(0) },
+  );
+  const toTokens = (flat: string): string => g.op('Transpose', [flat], { perm: attr.ints([0, 2, 1]) });
+  const tokens =
+    net.attentionStyle === 'sdpa'
+      ? toTokens(net.groupNorm(g.op('Reshape', [x, flatShape]), channels, 3))
+      : toTokens(g.op('Reshape', [net.groupNorm(x, channels), flatShape]));
+  const attended = net.attention(tokens, tokens, channels, channels, channels, 1, true);
+  const back = g.op('Reshape', [g.op('Transpose', [attended], { perm: attr.ints([0, 2, 1]) }), shape]);
+  return g.op('Div', [g.op('Add', [back, x]), net.scalar(1)]);
+}
+
+function attentionNet(o: Resolved, g: GraphBuilder, component: number): Net {
+  return new Net(g, computeType(o), seedFor(o, component), attentionStyleOf(o.flavor));
+}
+
 function buildVaeEncoder(o: Resolved): GraphBuilder {
   const g = new GraphBuilder('vae_encoder');
   const io = ioType(o.precision);
@@ -599,6 +649,7 @@ function buildVaeEncoder(o: Resolved): GraphBuilder {
       h = net.conv(net.silu(h), width(i), width(i + 1), 3, 2);
       h = net.residual(h, net.conv(net.silu(net.groupNorm(h, width(i + 1))), width(i + 1), width(i + 1), 3));
     }
+    if (o.vaeAttention) h = vaeMidAttention(attentionNet(o, g, 5), h, width(3));
     out = net.conv(net.silu(net.groupNorm(h, width(3))), width(3), outChannels, 3);
   }
   g.output(diffusers ? 'latent_sample' : 'latent_parameters', net.cast(out, net.ft, io), io, [
@@ -642,6 +693,7 @@ function buildVaeDecoder(o: Resolved): GraphBuilder {
     const v = [...o.vae].reverse();
     const width = (i: number): number => v[Math.min(i, v.length - 1)]!;
     let h = net.conv(z, 4, width(0), 3);
+    if (o.vaeAttention) h = vaeMidAttention(attentionNet(o, g, 6), h, width(0));
     for (let i = 0; i < 3; i++) {
       h = net.conv(resize(net.silu(h), 2), width(i), width(i + 1), 3);
       h = net.residual(h, net.conv(net.silu(net.groupNorm(h, width(i + 1))), width(i + 1), width(i + 1), 3));
