@@ -50,7 +50,7 @@ const PSD_BLEND_MODES: Record<BlendMode, PsdBlendMode> = {
   screen: 'screen',
 };
 
-function image(images: readonly Uint8Array[], index: number): Uint8Array {
+function image(images: readonly (Uint8Array | undefined)[], index: number): Uint8Array {
   const data = images[index];
   if (!data) throw new RangeError(`image ${index} was not sent`);
   return data;
@@ -70,7 +70,7 @@ export function flatten(
   height: number,
   base: Uint8Array,
   steps: readonly FlattenStep[],
-  images: readonly Uint8Array[],
+  images: readonly (Uint8Array | undefined)[],
 ): RgbImage {
   checkLength(base, width, height, 3, 'the base');
   const out: RgbImage = { width, height, data: new Uint8Array(base) };
@@ -99,14 +99,32 @@ function grayToRgba(src: Uint8Array): Uint8ClampedArray {
   return out;
 }
 
-function writePsd(task: Extract<EncodeTask, { kind: 'psd' }>, images: readonly Uint8Array[]): Uint8Array {
+/**
+ * Each RGB image is let go as soon as its RGBA copy for ag-psd exists (the task's table holds the
+ * only reference), so the worker holds about one extra image at a time rather than all of them.
+ */
+function writePsd(
+  task: Extract<EncodeTask, { kind: 'psd' }>,
+  images: (Uint8Array | undefined)[],
+): Uint8Array {
   const { width, height } = task;
+  const converted = new Map<number, Uint8ClampedArray>();
   const rgba = (index: number, what: string) => {
-    const data = image(images, index);
-    checkLength(data, width, height, 3, what);
-    return { width, height, data: rgbToRgba({ width, height, data }) };
+    let data = converted.get(index);
+    if (!data) {
+      const rgb = image(images, index);
+      checkLength(rgb, width, height, 3, what);
+      data = rgbToRgba({ width, height, data: rgb });
+      converted.set(index, data);
+      images[index] = undefined;
+    }
+    return { width, height, data };
   };
-  const flat = flatten(width, height, image(images, task.base), task.steps, images);
+  const composite = {
+    width,
+    height,
+    data: rgbToRgba(flatten(width, height, image(images, task.base), task.steps, images)),
+  };
   const children: PsdLayer[] = [
     { name: task.baseName, top: 0, left: 0, imageData: rgba(task.base, 'the base') },
   ];
@@ -128,7 +146,7 @@ function writePsd(task: Extract<EncodeTask, { kind: 'psd' }>, images: readonly U
     children.push(layer);
   }
   const bytes = writePsdUint8Array(
-    { width, height, children, imageData: { width, height, data: rgbToRgba(flat) } },
+    { width, height, children, imageData: composite },
     { generateThumbnail: false, psb: task.psb },
   );
   // ag-psd hands back a view of its growing buffer: copy out the used part so only that is kept.
@@ -138,7 +156,7 @@ function writePsd(task: Extract<EncodeTask, { kind: 'psd' }>, images: readonly U
 /** Runs a task; `transfer` lists the buffers of the result that can be moved rather than copied. */
 export function runEncodeTask(
   task: EncodeTask,
-  images: readonly Uint8Array[],
+  images: (Uint8Array | undefined)[],
 ): { result: EncodeResult; transfer: ArrayBuffer[] } {
   switch (task.kind) {
     case 'flatten': {
