@@ -12,6 +12,8 @@ export default defineConfig({
           backend: resolve(__dirname, 'src/main/app/backend/backend-process.ts'),
           // The engine worker runs in its own process, started by the backend beside this file.
           'engine-worker': resolve(__dirname, 'src/main/app/engine/worker.ts'),
+          // PSD encoding, flattening and checksums run in a worker thread of the backend (encoder.ts).
+          'document-worker': resolve(__dirname, 'src/main/document/encode-worker.ts'),
         },
       },
     },

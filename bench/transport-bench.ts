@@ -2,11 +2,13 @@
  * Browser-mode transport benchmark: save (project.saveBytes) and PSD export (export.bytes) of a big
  * project through the WebSocket, against the CLI's way of making and writing the same file (encode
  * and write in one process, no transport). Prints times, the server's peak RSS, and how long
- * another client waited for `app.info` while each ran. Not a test. Traffic stays on 127.0.0.1.
+ * another client (its own process, calls every 10 ms on a fixed schedule) waited for `app.info`
+ * while each ran. Not a test. Traffic stays on 127.0.0.1.
  *
  *   npm run bench:transport                       24 MP picture with 3 edit layers
  *   npm run bench:transport -- --megapixels 6 --layers 1
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +19,6 @@ import { connectClient, startFakeServer } from './support/fake-server';
 import { exportPsd } from '../src/main/document/export';
 import { encodeProject, loadProject } from '../src/main/document/project-file';
 import { writeFileAtomic } from '../src/main/util/atomic-write';
-import type { AppClient } from '../src/shared/contract/client';
 
 const { values } = parseArgs({
   options: {
@@ -66,24 +67,46 @@ function resetPeakRss(pid: number): void {
   }
 }
 
-/** Calls app.info every 10 ms from its own connection until stopped; returns each wait in ms. */
-function probeLatency(client: AppClient): { stop(): Promise<number[]> } {
-  const latencies: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      await client.call('app.info', {});
-      latencies.push(performance.now() - started);
-      await new Promise((done) => setTimeout(done, 10));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return latencies;
+/**
+ * The other client, in its own process (tests/support/app-info-probe.ts) so that receiving the
+ * big answers here cannot delay it: app.info every 10 ms on a fixed schedule between start and stop.
+ */
+function startProbe(port: number, token: string) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'tests/support/app-info-probe.ts', String(port), token],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
     },
+  );
+  const lines: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  let pending = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      const waiter = waiters.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    }
+  });
+  const nextLine = () =>
+    new Promise<string>((resolve) => {
+      const line = lines.shift();
+      if (line !== undefined) resolve(line);
+      else waiters.push(resolve);
+    });
+  return {
+    ready: nextLine(),
+    start: () => child.stdin.write('start\n'),
+    async stop(): Promise<number[]> {
+      child.stdin.write('stop\n');
+      return JSON.parse(await nextLine()) as number[];
+    },
+    quit: () => child.stdin.write('quit\n'),
   };
 }
 
@@ -97,7 +120,8 @@ async function main(): Promise<void> {
   const picture = await makePicture();
   const { process: server, port, token } = await startFakeServer(work, { loadModel: true });
   const client = connectClient(port, token);
-  const prober = connectClient(port, token);
+  const prober = startProbe(port, token);
+  await prober.ready;
   try {
     let started = performance.now();
     await client.call('document.openBytes', { name: 'photo.png', bytes: picture });
@@ -138,14 +162,14 @@ async function main(): Promise<void> {
     const measure = async (label: string, call: () => Promise<Uint8Array>) => {
       resetPeakRss(server.pid!);
       const rssBefore = peakRssBytes(server.pid!);
-      const probe = probeLatency(prober);
+      prober.start();
       const t0 = performance.now();
       const bytes = await call();
       const received = performance.now() - t0;
       const file = join(work, `browser-${label}`);
       writeFileSync(file, bytes);
       const total = performance.now() - t0;
-      const latencies = await probe.stop();
+      const latencies = await prober.stop();
       rows.push([
         label,
         mb(bytes.length),
@@ -194,7 +218,7 @@ async function main(): Promise<void> {
     console.log(`project file on disk: ${mb(statSync(projectPath).size)}`);
   } finally {
     client.close();
-    prober.close();
+    prober.quit();
     server.kill('SIGTERM');
     rmSync(work, { recursive: true, force: true });
   }

@@ -145,8 +145,10 @@ describe.skipIf(!onLinuxX64)('packaged Linux x64 app (electron-builder --dir, st
     expect(asarFiles).toContain(`${mainDir}/index.js`);
     expect(asarFiles).toContain(`${mainDir}/backend.js`);
     expect(asarFiles).toContain(`${mainDir}/engine-worker.js`);
+    expect(asarFiles).toContain(`${mainDir}/document-worker.js`);
     expect(asar.extractFile(archive, 'out/main/index.js').toString()).toContain('backend.js');
     expect(asar.extractFile(archive, 'out/main/backend.js').toString()).toContain('engine-worker.js');
+    expect(asar.extractFile(archive, 'out/main/backend.js').toString()).toContain('document-worker.js');
     // The window icon, at the path appIconPath computes from the main bundle's directory.
     expect(asarFiles).toContain(appIconPath(mainDir));
     const icon = asar.extractFile(archive, 'resources/icon.png');

@@ -35,7 +35,7 @@ import { invertMask } from '../document/composite';
 import { DocumentStateError } from '../document/errors';
 import { exportPng, exportPsd } from '../document/export';
 import { importImage } from '../document/import';
-import { encodeProject, loadProject } from '../document/project-file';
+import { encodeProject, loadProject, prepareProject } from '../document/project-file';
 import { exportTrainingPairs } from '../document/training-pairs';
 import {
   AutosaveScheduler,
@@ -189,6 +189,7 @@ class SessionDocumentService implements DocumentService {
         }
       },
       job: ({ jobId, layerId, status, error }) => {
+        if (status === 'done') this.prepareSave(next);
         for (const listener of this.listeners) listener.job({ jobId, messageId: layerId, status, error });
       },
       grid: ({ layerId }) => {
@@ -220,7 +221,18 @@ class SessionDocumentService implements DocumentService {
         }
       },
     });
+    this.prepareSave(next);
     return this.emitChanged();
+  }
+
+  /**
+   * New pixels are encoded as PNG and digested in the background, off the event loop, so that a
+   * save (a download in browser mode) only has to lay out and send bytes.
+   */
+  private prepareSave(session: DocumentSession): void {
+    void prepareProject(session.doc, session.store).catch((error: unknown) => {
+      if (process.env.INSTRUCT_EDIT_DEBUG) console.error('preparing the save failed:', error);
+    });
   }
 
   async layerImage(

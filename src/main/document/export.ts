@@ -13,12 +13,15 @@
  * cancelled, failed or still running before its first result) is left out of both the PSD and the
  * PNG's history: it adds nothing to the picture and an empty layer would only mislead.
  *
+ * Flattening and PSD encoding (ag-psd is synchronous) run in the encode worker (encoder.ts), so a
+ * large export never holds up the calls of other windows; the PNG is encoded by sharp, off the event
+ * loop too.
+ *
  * Neither file carries a resolution (DPI): the document does not know the source's, and a made-up
  * one (libvips writes 1 pixel/mm by default) would change the print size other programs show.
  * The history names the model by its folder's name, never by a path on this computer. Masks are user masks at
  * document size with default colour 0 (hidden outside, though they cover the whole canvas anyway).
  */
-import { writePsdUint8Array, type BlendMode as PsdBlendMode, type Layer as PsdLayer, type Psd } from 'ag-psd';
 import {
   activeVariant,
   orderedLayers,
@@ -26,13 +29,15 @@ import {
   type DocumentRecord,
   type EditRequest,
   type Layer,
+  type PixelRef,
 } from '../../shared/document/records';
 import { contributes, opacityByte } from '../../shared/document/staleness';
 import type { RgbImage } from '../../shared/engine-types';
 import { encodePng } from '../engine/image-io';
-import { blendInto, rgbToRgba } from './composite';
+import type { FlattenStep, PsdLayerPlan } from './encode-tasks';
+import { encodeOffThread } from './encoder';
 import { PSD_MAX_SIDE } from './import';
-import type { GrayImage, PixelStore } from './pixel-store';
+import type { PixelStore } from './pixel-store';
 
 /** The PNG text keyword the edit history is stored under. */
 export const HISTORY_KEY = 'instruct-edit:history';
@@ -117,32 +122,70 @@ export function exportHistory(doc: DocumentRecord): ExportedHistory {
   };
 }
 
-async function basePixels(doc: DocumentRecord, store: PixelStore): Promise<RgbImage> {
-  const base = await store.getRgb(doc.base.pixels);
-  if (base.width !== doc.width || base.height !== doc.height) {
-    throw new RangeError(`the base is ${base.width}×${base.height}, the document ${doc.width}×${doc.height}`);
+/** The images a task refers to, each fetched from the store once, in the order first asked for. */
+class ImageTable {
+  readonly images: Uint8Array[] = [];
+  private readonly indices = new Map<PixelRef, number>();
+
+  constructor(
+    private readonly doc: DocumentRecord,
+    private readonly store: PixelStore,
+  ) {}
+
+  async rgb(ref: PixelRef, what: string): Promise<number> {
+    return this.add(ref, what, 'rgb');
   }
-  return base;
+
+  async gray(ref: PixelRef, what: string): Promise<number> {
+    return this.add(ref, what, 'gray');
+  }
+
+  private async add(ref: PixelRef, what: string, kind: 'rgb' | 'gray'): Promise<number> {
+    const known = this.indices.get(ref);
+    if (known !== undefined) return known;
+    const image = kind === 'rgb' ? await this.store.getRgb(ref) : await this.store.getGray(ref);
+    const { width, height } = this.doc;
+    if (image.width !== width || image.height !== height) {
+      throw new RangeError(`${what} is ${image.width}×${image.height}, the document ${width}×${height}`);
+    }
+    const index = this.images.push(image.data) - 1;
+    this.indices.set(ref, index);
+    return index;
+  }
 }
 
-/**
- * The flattened composite (RGB, document size). Layers are fetched and blended one at a time (with
- * composite.ts's blendInto, as compositeLayers does), so only one layer's pixels need be decoded at
- * once whatever the number of layers.
- */
-export async function flattenDocument(doc: DocumentRecord, store: PixelStore): Promise<RgbImage> {
-  const base = await basePixels(doc, store);
-  const out: RgbImage = { width: base.width, height: base.height, data: new Uint8Array(base.data) };
+/** The layers blended onto the base for the flattened composite, bottom first. */
+async function flattenSteps(doc: DocumentRecord, table: ImageTable): Promise<FlattenStep[]> {
+  const steps: FlattenStep[] = [];
   for (const layer of orderedLayers(doc)) {
     const variant = activeVariant(layer);
     if (!contributes(layer) || !variant) continue;
     const opacity = opacityByte(layer.opacity);
     if (opacity === 0) continue;
-    const pixels = await store.getRgb(variant.pixels);
-    const mask = layer.mask === null ? null : await store.getGray(layer.mask);
-    blendInto(out, { pixels, opacity, blendMode: layer.blendMode, mask });
+    steps.push({
+      pixels: await table.rgb(variant.pixels, `layer “${layer.name}”`),
+      mask: layer.mask === null ? null : await table.gray(layer.mask, `the mask of “${layer.name}”`),
+      opacity,
+      blendMode: layer.blendMode,
+    });
   }
-  return out;
+  return steps;
+}
+
+/**
+ * The flattened composite (RGB, document size), blended in the encode worker with composite.ts's
+ * blendInto, as compositeLayers does.
+ */
+export async function flattenDocument(doc: DocumentRecord, store: PixelStore): Promise<RgbImage> {
+  const table = new ImageTable(doc, store);
+  const base = await table.rgb(doc.base.pixels, 'the base');
+  const steps = await flattenSteps(doc, table);
+  const done = await encodeOffThread(
+    { kind: 'flatten', width: doc.width, height: doc.height, base, steps },
+    table.images,
+  );
+  if (done.kind !== 'flatten') throw new Error(`the encoder answered ${done.kind} to flatten`);
+  return done.image;
 }
 
 /** The flattened composite as a lossless 8-bit RGB PNG at document size, with the edit history. */
@@ -158,59 +201,6 @@ export async function exportPng(
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
-const PSD_BLEND_MODES: Record<BlendMode, PsdBlendMode> = {
-  normal: 'normal',
-  multiply: 'multiply',
-  screen: 'screen',
-};
-
-/** A grey mask as RGBA image data for ag-psd, which reads a mask's grey from the red channel. */
-function grayToRgba(mask: GrayImage): Uint8ClampedArray {
-  const n = mask.width * mask.height;
-  const out = new Uint8ClampedArray(n * 4);
-  const src = mask.data;
-  for (let p = 0, o = 0; p < n; p++, o += 4) {
-    const v = src[p] as number;
-    out[o] = v;
-    out[o + 1] = v;
-    out[o + 2] = v;
-    out[o + 3] = 255;
-  }
-  return out;
-}
-
-async function psdLayer(doc: DocumentRecord, layer: Layer, store: PixelStore): Promise<PsdLayer> {
-  const { width, height } = doc;
-  const out: PsdLayer = {
-    name: layer.name,
-    hidden: !layer.visible,
-    opacity: opacityByte(layer.opacity) / 255,
-    blendMode: PSD_BLEND_MODES[layer.blendMode],
-    top: 0,
-    left: 0,
-  };
-  const variant = activeVariant(layer);
-  if (variant) {
-    const pixels = await store.getRgb(variant.pixels);
-    if (pixels.width !== width || pixels.height !== height) {
-      throw new RangeError(
-        `layer “${layer.name}” is ${pixels.width}×${pixels.height}, the document ${width}×${height}`,
-      );
-    }
-    out.imageData = { width, height, data: rgbToRgba(pixels) };
-  }
-  if (layer.mask !== null) {
-    const mask = await store.getGray(layer.mask);
-    if (mask.width !== width || mask.height !== height) {
-      throw new RangeError(
-        `the mask of “${layer.name}” is ${mask.width}×${mask.height}, the document ${width}×${height}`,
-      );
-    }
-    out.mask = { top: 0, left: 0, defaultColor: 0, imageData: { width, height, data: grayToRgba(mask) } };
-  }
-  return out;
-}
-
 /** Whether a document of this size is written as PSB (large document format) rather than PSD. */
 export function needsPsb(width: number, height: number): boolean {
   return width > PSD_MAX_SIDE || height > PSD_MAX_SIDE;
@@ -222,17 +212,34 @@ export function needsPsb(width: number, height: number): boolean {
  */
 export async function exportPsd(doc: DocumentRecord, store: PixelStore): Promise<Uint8Array> {
   const { width, height } = doc;
-  const flat = await flattenDocument(doc, store);
-  const base = await basePixels(doc, store);
-  const children: PsdLayer[] = [
+  const table = new ImageTable(doc, store);
+  const base = await table.rgb(doc.base.pixels, 'the base');
+  const steps = await flattenSteps(doc, table);
+  const layers: PsdLayerPlan[] = [];
+  for (const layer of exportedLayers(doc)) {
+    const variant = activeVariant(layer);
+    layers.push({
+      name: layer.name,
+      hidden: !layer.visible,
+      opacity: opacityByte(layer.opacity),
+      blendMode: layer.blendMode,
+      pixels: variant ? await table.rgb(variant.pixels, `layer “${layer.name}”`) : null,
+      mask: layer.mask === null ? null : await table.gray(layer.mask, `the mask of “${layer.name}”`),
+    });
+  }
+  const done = await encodeOffThread(
     {
-      name: doc.base.name.trim() || 'Background',
-      top: 0,
-      left: 0,
-      imageData: { width, height, data: rgbToRgba(base) },
+      kind: 'psd',
+      width,
+      height,
+      psb: needsPsb(width, height),
+      baseName: doc.base.name.trim() || 'Background',
+      base,
+      steps,
+      layers,
     },
-  ];
-  for (const layer of exportedLayers(doc)) children.push(await psdLayer(doc, layer, store));
-  const psd: Psd = { width, height, children, imageData: { width, height, data: rgbToRgba(flat) } };
-  return writePsdUint8Array(psd, { generateThumbnail: false, psb: needsPsb(width, height) });
+    table.images,
+  );
+  if (done.kind !== 'psd') throw new Error(`the encoder answered ${done.kind} to psd`);
+  return done.bytes;
 }

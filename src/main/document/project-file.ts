@@ -10,6 +10,7 @@
  * the size and sha-256 the manifest gives and the dimensions it declares; the raw pixels are decoded
  * lazily by the PixelStore, which checks them against their hash. Loading never writes anything.
  */
+import { webcrypto } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
@@ -30,11 +31,12 @@ import { referencedPixels, type DocumentRecord, type PixelRef } from '../../shar
 import { writeFileAtomic } from '../util/atomic-write';
 import { ioReason } from '../util/io-errors';
 import { ProjectFileError, type ProjectFileErrorCode } from './errors';
-import { PixelStore, sha256Hex, sha256HexInSteps, type PixelStoreOptions } from './pixel-store';
+import { PixelStore, sha256HexInSteps, type PixelStoreOptions } from './pixel-store';
 import {
   buildZip,
   bytesSource,
-  concatZip,
+  concatZipAsync,
+  crc32Sliced,
   fileSource,
   readZipDirectory,
   readZipEntry,
@@ -89,16 +91,37 @@ export interface SavedProject {
   images: number;
 }
 
-/** sha-256 of PNG buffers already hashed: the store hands out the same buffer every time. */
-const pngHashes = new WeakMap<Uint8Array, string>();
+/**
+ * sha-256 and CRC-32 of PNG buffers already digested: the store hands out the same buffer every
+ * time, so a second save digests nothing. Neither runs on the event loop in one piece: the sha-256
+ * in libuv's thread pool (WebCrypto), the CRC a slice at a time.
+ */
+const pngDigests = new WeakMap<Uint8Array, Promise<{ sha256: string; crc32: number }>>();
 
-function pngSha256(png: Uint8Array): string {
-  let hash = pngHashes.get(png);
-  if (hash === undefined) {
-    hash = sha256Hex(png);
-    pngHashes.set(png, hash);
+function pngDigest(png: Uint8Array): Promise<{ sha256: string; crc32: number }> {
+  let digest = pngDigests.get(png);
+  if (digest === undefined) {
+    digest = Promise.all([webcrypto.subtle.digest('SHA-256', png), crc32Sliced(png)]).then(([sha, crc]) => ({
+      sha256: Buffer.from(sha).toString('hex'),
+      crc32: crc,
+    }));
+    digest.catch(() => pngDigests.delete(png));
+    pngDigests.set(png, digest);
   }
-  return hash;
+  return digest;
+}
+
+/**
+ * Encodes (sharp, off the event loop) and digests every image the document holds
+ * that is not ready yet, so that a save soon after only lays out and writes bytes. Runs in the
+ * background after each change of pixels; failures are left for the save itself to report.
+ */
+export async function prepareProject(doc: DocumentRecord, store: PixelStore): Promise<void> {
+  await Promise.all(
+    referencedPixels(doc)
+      .filter((ref) => store.has(ref))
+      .map(async (ref) => pngDigest(await store.png(ref))),
+  );
 }
 
 /** The manifest and the zip layout of a project (PNGs referenced, not copied). */
@@ -123,10 +146,12 @@ export async function buildProject(
     );
   }
   const pngs = await Promise.all(refs.map((ref) => store.png(ref)));
+  const digests = await Promise.all(pngs.map((png) => pngDigest(png)));
   const pixels: Record<PixelRef, PixelEntry> = {};
   const files: ZipInputEntry[] = [];
   refs.forEach((ref, i) => {
     const png = pngs[i] as Uint8Array;
+    const digest = digests[i] as { sha256: string; crc32: number };
     const info = store.info(ref);
     if (!info)
       throw new ProjectFileError('missing-pixels', `Pixels ${ref.slice(0, 12)}… left the store while saving`);
@@ -137,9 +162,9 @@ export async function buildProject(
       height: info.height,
       file,
       bytes: png.length,
-      sha256: pngSha256(png),
+      sha256: digest.sha256,
     };
-    files.push({ name: file, data: png, level: 0 });
+    files.push({ name: file, data: png, level: 0, crc32: digest.crc32 });
   });
   const manifest: ProjectManifest = {
     format: PROJECT_FORMAT,
@@ -187,7 +212,7 @@ export async function encodeProject(
   options: SaveProjectOptions = {},
 ): Promise<Uint8Array> {
   const { layout } = await buildProject(doc, store, options);
-  return concatZip(layout);
+  return concatZipAsync(layout);
 }
 
 /**

@@ -9,6 +9,7 @@
  * when a user re-zips a project folder (stored or deflated entries, data descriptors, a comment).
  */
 import type { FileHandle } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { crc32, deflateRawSync, inflateRaw } from 'node:zlib';
 
@@ -53,6 +54,8 @@ export interface ZipInputEntry {
   data: Uint8Array;
   /** zlib level; 0 stores the bytes as they are (PNGs are compressed already). */
   level: number;
+  /** The data's CRC-32 when the caller has it already (computed off the event loop). */
+  crc32?: number;
 }
 
 /** A zip as the chunks to write in order (entry data is referenced, not copied) and its total size. */
@@ -97,7 +100,7 @@ export function buildZip(entries: readonly ZipInputEntry[], modified: Date = new
     if (entry.data.length > ZIP32_MAX_BYTES || offset > ZIP32_MAX_BYTES) {
       throw new ZipError('too-large', 'the data is larger than the 4 GiB a zip can hold');
     }
-    const crc = crc32(entry.data);
+    const crc = entry.crc32 ?? crc32(entry.data);
     const local = Buffer.alloc(LOCAL_HEADER_SIZE + name.length);
     local.writeUInt32LE(LOCAL_HEADER_SIGNATURE, 0);
     local.writeUInt16LE(20, 4); // version needed: 2.0 (deflate)
@@ -153,6 +156,39 @@ export function concatZip(layout: ZipLayout): Uint8Array {
   for (const chunk of layout.chunks) {
     out.set(chunk, at);
     at += chunk.length;
+  }
+  return out;
+}
+
+/** Bytes copied (concatZipAsync) or checksummed (crc32Sliced) between turns of the event loop. */
+const ASYNC_SLICE = 4 * 1024 * 1024;
+
+/** The CRC-32 of `data`, a slice at a time, so other calls are answered meanwhile. */
+export async function crc32Sliced(data: Uint8Array): Promise<number> {
+  let crc = 0;
+  for (let from = 0; from < data.length; from += ASYNC_SLICE) {
+    crc = crc32(data.subarray(from, Math.min(data.length, from + ASYNC_SLICE)), crc);
+    if (from + ASYNC_SLICE < data.length) await nextTurn();
+  }
+  return crc;
+}
+
+/** The layout as one buffer, copied a slice at a time so other calls are answered meanwhile. */
+export async function concatZipAsync(layout: ZipLayout): Promise<Uint8Array> {
+  const out = new Uint8Array(layout.size);
+  let at = 0;
+  let sinceYield = 0;
+  for (const chunk of layout.chunks) {
+    for (let from = 0; from < chunk.length; from += ASYNC_SLICE) {
+      const part = chunk.subarray(from, Math.min(chunk.length, from + ASYNC_SLICE));
+      out.set(part, at);
+      at += part.length;
+      sinceYield += part.length;
+      if (sinceYield >= ASYNC_SLICE) {
+        sinceYield = 0;
+        await nextTurn();
+      }
+    }
   }
   return out;
 }
