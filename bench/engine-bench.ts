@@ -24,7 +24,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { EditSettings, RgbImage } from '../src/shared/engine-types';
@@ -65,6 +65,8 @@ const { values } = parseArgs({
     realistic: { type: 'boolean' },
     plans: { type: 'string' },
     estimate: { type: 'boolean' },
+    /** Leave out the guidance grid's bench (bench/grid-bench.ts), which runs after the table. */
+    'no-grid': { type: 'boolean' },
     steps: { type: 'string' },
     sizes: { type: 'string' },
     child: { type: 'string' },
@@ -308,6 +310,26 @@ async function main(): Promise<void> {
   );
   mkdirSync('bench-output', { recursive: true });
   writeFileSync(join('bench-output', 'engine-bench.json'), JSON.stringify(rows, null, 2));
+  if (!values['no-grid'] && !values.estimate) await runGridBench();
+}
+
+/** The guidance grid's cost ratios (issue #11), in its own process: `npm run bench:grid` alone. */
+function runGridBench(): Promise<void> {
+  const args = values.quick ? ['--tiny'] : [];
+  process.stdout.write(`\nGuidance grid (bench/grid-bench.ts ${args.join(' ')}):\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, join(dirname(process.argv[1]!), 'grid-bench.ts'), ...args],
+      {
+        stdio: 'inherit',
+      },
+    );
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`grid bench exited with ${code}`)),
+    );
+  });
 }
 
 /** The plan's estimated peak and the machine's free memory ('auto' budget). */

@@ -321,6 +321,7 @@ export const MENU_COMMANDS = [
   'models',
   'settings',
   'cancelJob',
+  'exploreGuidance',
 ] as const;
 export const menuCommandSchema = z.enum(MENU_COMMANDS);
 export type MenuCommand = z.infer<typeof menuCommandSchema>;

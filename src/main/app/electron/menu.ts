@@ -68,6 +68,7 @@ export function buildMenu(actions: MenuActions): void {
         { role: 'selectAll' },
         { type: 'separator' },
         item('Cancel Running Edit', 'cancelJob'),
+        item('Explore Guidance…', 'exploreGuidance'),
       ],
     },
     {

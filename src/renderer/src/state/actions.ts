@@ -8,6 +8,7 @@ import type { DocumentView, ExportFormat, MenuCommand, MessageView } from '../..
 import { RepeatGuard, restoredDraft } from './send-guard';
 import { clearImageCache } from '../hooks/images';
 import { defaultDraft, getState, setState, toast, type Draft } from './store';
+import { exploreSelectedEdit } from './grid-actions';
 import { askUnsaved } from './unsaved';
 import { viewCommands } from './view-commands';
 
@@ -486,6 +487,9 @@ export function runMenuCommand(command: MenuCommand): void {
       return;
     case 'exportTrainingPairs':
       void exportTrainingPairs();
+      return;
+    case 'exploreGuidance':
+      exploreSelectedEdit();
       return;
     case 'undo':
       if (inTextField()) document.execCommand('undo');
