@@ -8,10 +8,24 @@
  * the machine gave the process to others), and `busy`: a timer every 5 ms notes the wall time since
  * its last turn and the CPU time the process used meanwhile, and keeps the smaller. On an idle
  * machine the two agree; on a loaded one `busy` still measures how long the server worked without
- * letting anything else in, not how long it waited for a core. (CPU time of the process includes
- * its other threads, e.g. sharp's, so `busy` errs high, never low, for work that uses CPU.)
+ * letting anything else in, not how long it waited for a core. The CPU time is the main thread's
+ * own where Linux tells it (/proc/self/task/<pid>/schedstat, in ns), so worker threads (the PSD
+ * encoder, sharp's) do not count; elsewhere the whole process's, which errs high, never low.
  */
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+
+const MAIN_THREAD_SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+
+/** CPU time (ms) of the main thread, or of the whole process where the thread's is not readable. */
+function cpuMs(): number {
+  try {
+    return Number(readFileSync(MAIN_THREAD_SCHEDSTAT, 'latin1').split(' ')[0]) / 1e6;
+  } catch {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  }
+}
 
 export interface DelayFigures {
   p50: number;
@@ -39,13 +53,12 @@ if (process.send) {
   let busy: number[] = [];
   let timer: NodeJS.Timeout | null = null;
   let lastWall = 0;
-  let lastCpu = process.cpuUsage();
+  let lastCpu = cpuMs();
   const tick = () => {
     const wall = performance.now();
-    const cpu = process.cpuUsage();
-    const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+    const cpu = cpuMs();
     // Less the timer's own period: what is left is time the loop was held.
-    busy.push(Math.max(0, Math.min(wall - lastWall, cpuMs) - TICK_MS));
+    busy.push(Math.max(0, Math.min(wall - lastWall, cpu - lastCpu) - TICK_MS));
     lastWall = wall;
     lastCpu = cpu;
     timer = setTimeout(tick, TICK_MS);
@@ -56,7 +69,7 @@ if (process.send) {
       histogram.enable();
       busy = [];
       lastWall = performance.now();
-      lastCpu = process.cpuUsage();
+      lastCpu = cpuMs();
       timer = setTimeout(tick, TICK_MS);
       process.send?.({ type: 'loop-delay-started' });
     } else if (message === 'loop-delay:stop') {

@@ -37,7 +37,10 @@ function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
 }
 
 /** Starts browser mode's server in `work` (a fake model, an empty renderer, a config folder). */
-export async function startLivenessServer(work: string): Promise<LivenessServer> {
+export async function startLivenessServer(
+  work: string,
+  options: { loadModel?: boolean } = {},
+): Promise<LivenessServer> {
   const modelDir = join(work, 'model');
   const rendererDir = join(work, 'renderer');
   mkdirSync(modelDir, { recursive: true });
@@ -54,6 +57,7 @@ export async function startLivenessServer(work: string): Promise<LivenessServer>
       'src/main/server/serve.ts',
       '--engine',
       'fake',
+      ...(options.loadModel ? ['--model', modelDir] : []),
       '--renderer',
       rendererDir,
       '--config',
