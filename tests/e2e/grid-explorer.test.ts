@@ -9,7 +9,9 @@
  * - against a stand-in for the main side's grid.* / clip.* calls spliced into the page's WebSocket
  *   (support/fake-grid.ts; everything else is the real server), so the UI is proven now;
  * - against the real main side, skipped while that build refuses grid.* as 'unsupported' (the host
- *   side is built on another branch); it runs once both are merged.
+ *   side is built on another branch); it runs once both are merged. There the project is then saved
+ *   (a download) and opened again: the last grid shows from its stored thumbnails and numbers, and
+ *   Keep is off with its reason.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -357,5 +359,138 @@ describe.skipIf(!hasChromium)('guidance explorer in the browser', () => {
     await page.locator('body').press('Control+z');
     await expect.poll(variantCount).toBe(before);
     expect(errors).toEqual([]);
+  }, 300_000);
+
+  it('[real main side] saves the project with its grid and reopens it: the last grid shows, not run again, and cannot be kept', async (test) => {
+    if (gridUnavailable)
+      test.skip(
+        `the main side refuses grid.* as 'unsupported' (${gridUnavailable}); the host branch wires it`,
+      );
+    // launchBrowser's list follows the first page only; this one is the real-main-side test's page.
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
+    });
+    const messageId = (await api.call('document.get', {}))!.messages.at(-1)!.id;
+    const saved = (await api.call('grid.get', { messageId })).grid!;
+    expect(saved.state).toBe('done');
+    expect(saved.cells.every((cell) => cell.keepable)).toBe(true);
+    const savedPngs: Uint8Array[] = [];
+    for (const cell of saved.cells) {
+      savedPngs.push(
+        (
+          await api.call('grid.cellImage', {
+            gridId: saved.gridId,
+            cellIndex: cell.index,
+            maxSide: CELL_THUMB_SIDE,
+          })
+        ).png,
+      );
+    }
+
+    // Save in browser mode: the project comes down as a download.
+    const download = page.waitForEvent('download');
+    await page.getByTestId('save').click();
+    const projectPath = join(tempDir('e2e-grid-reopen-'), 'grid.iedit');
+    await (await download).saveAs(projectPath);
+    await expect.poll(async () => (await api.call('document.get', {}))!.dirty).toBe(false);
+
+    // A reloaded page (no cell pictures cached from the live grid) opens the saved project.
+    await page.reload();
+    await page.getByTestId('message').first().waitFor({ timeout: 30_000 });
+    const chooser = page.waitForEvent('filechooser');
+    await page.getByTestId('open').click();
+    await (await chooser).setFiles(projectPath);
+    // The grid now comes from the file: only thumbnails, so no cell is keepable.
+    await expect
+      .poll(
+        async () => (await api.call('grid.get', { messageId })).grid?.cells.some((cell) => cell.keepable),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBe(false);
+    await page.getByTestId('message').first().waitFor({ timeout: 30_000 });
+
+    await lastMessage().getByTestId('explore-guidance').click();
+    await waitForCells(4);
+    // The last grid, not the setup form and not a new run: same id, scales, settings and state.
+    expect(await page.getByTestId('grid-setup').count()).toBe(0);
+    expect(await page.getByTestId('grid-state').getAttribute('data-state')).toBe('done');
+    expect(await page.getByTestId('grid-state').textContent()).toBe('Done: 4 cells');
+    expect(await page.getByTestId('grid-axis-text').allTextContents()).toEqual(['3', '7.5']);
+    expect(await page.getByTestId('grid-axis-image').allTextContents()).toEqual(['1', '1.5']);
+    const reopened = (await api.call('grid.get', { messageId })).grid!;
+    expect(reopened.gridId).toBe(saved.gridId);
+    expect(reopened.createdAt).toBe(saved.createdAt);
+    expect([reopened.seed, reopened.steps, reopened.captionBefore, reopened.captionAfter]).toEqual([
+      saved.seed,
+      3,
+      'a photo of a house',
+      'a photo of a red house',
+    ]);
+    expect(reopened.cells.map((cell) => [cell.state, cell.textGuidance, cell.imageGuidance])).toEqual(
+      saved.cells.map((cell) => ['done', cell.textGuidance, cell.imageGuidance]),
+    );
+
+    // On screen: the stored thumbnails exactly, and the live grid's pictures within resampling error.
+    for (const cell of reopened.cells) {
+      const stored = (
+        await api.call('grid.cellImage', {
+          gridId: reopened.gridId,
+          cellIndex: cell.index,
+          maxSide: CELL_THUMB_SIDE,
+        })
+      ).png;
+      expect((await compareCell(page, cell.index, stored)).diff).toBeLessThan(1);
+      const live = await compareCell(page, cell.index, savedPngs[cell.index]!);
+      expect(live.screen).toEqual(live.expected);
+      expect(Math.max(...live.screen)).toBeLessThanOrEqual(CELL_THUMB_SIDE);
+      expect(live.diff).toBeLessThan(3);
+    }
+    expect((await compareCell(page, 0, savedPngs[3]!)).diff).toBeGreaterThan(0.5);
+
+    // The numbers are the ones measured before saving, in the plot and in each cell's title.
+    await expect.poll(() => page.getByTestId('plot-point').count()).toBe(4);
+    expect(await page.getByTestId('grid-plot').getAttribute('data-x-axis')).toBe('directional');
+    for (const cell of saved.cells) {
+      const directional = cell.metrics!.directionalSimilarity!.toFixed(3);
+      const image = cell.metrics!.imageSimilarity!.toFixed(3);
+      expect(reopened.cells[cell.index]!.metrics!.directionalSimilarity!.toFixed(3)).toBe(directional);
+      expect(reopened.cells[cell.index]!.metrics!.imageSimilarity!.toFixed(3)).toBe(image);
+      const point = await page
+        .locator(`[data-testid=plot-point][data-cell-index="${cell.index}"] title`)
+        .textContent();
+      expect(point).toContain(`directional similarity ${directional}`);
+      expect(point).toContain(`image similarity ${image}`);
+      const tile = await page
+        .locator(`[data-testid=grid-cell][data-index="${cell.index}"]`)
+        .getAttribute('title');
+      expect(tile).toContain(`directional similarity ${directional}`);
+      expect(tile).toContain(`image similarity ${image}`);
+    }
+
+    // Keep is off and says why; Enter says so too; the main side refuses it as well.
+    const reason = 'Run the grid again to keep a cell: a reopened project holds only thumbnails';
+    expect(await page.getByTestId('grid-thumbnails-only').textContent()).toBe(`${reason}.`);
+    const variants = await variantCount();
+    await cells().nth(1).hover();
+    const keepButton = cells().nth(1).getByTestId('grid-keep');
+    expect(await keepButton.isVisible()).toBe(true);
+    expect(await keepButton.isDisabled()).toBe(true);
+    expect(await keepButton.getAttribute('title')).toBe(reason);
+    await screenshot(page, 'grid-reopened');
+    await page.mouse.move(5, 5);
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    const refusal = page.getByTestId('toast-error').filter({ hasText: reason });
+    await refusal.waitFor({ timeout: 10_000 });
+    await expect(api.call('grid.keep', { gridId: reopened.gridId, cellIndex: 1 })).rejects.toThrow(
+      /holds only thumbnails of its cells: run the grid again to keep one/,
+    );
+    expect(await variantCount()).toBe(variants);
+    await page.keyboard.press('Escape');
+    expect(pageErrors).toEqual([]);
   }, 300_000);
 });

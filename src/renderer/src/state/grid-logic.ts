@@ -13,6 +13,15 @@ export const DEFAULT_IMAGE_SCALES = [1.0, 1.2, 1.5, 1.8, 2.2];
 /** Cell thumbnails are asked for at this longest side; hovering enlarges them on screen. */
 export const CELL_THUMB_SIDE = 256;
 
+/** Why Keep is off for a finished cell whose full result is gone (the grid came from a saved project). */
+export const THUMBNAILS_ONLY_REASON =
+  'Run the grid again to keep a cell: a reopened project holds only thumbnails';
+
+/** A finished, not yet kept cell that Keep cannot add: only its thumbnail is held (a reopened project). */
+export function isThumbnailOnly(cell: GridCellView): boolean {
+  return cell.state === 'done' && !cell.keepable && !cell.keptVariantId;
+}
+
 export interface GridPreset {
   id: 'quick' | 'full';
   label: string;

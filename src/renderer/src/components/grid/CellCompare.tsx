@@ -3,6 +3,7 @@ import { useEffect, useRef } from 'react';
 import type { GridCellView, GridView, MessageView } from '../../../../shared/contract/schemas';
 import { useCellImage } from '../../hooks/grid-images';
 import { useLayerImage } from '../../hooks/images';
+import { isThumbnailOnly, THUMBNAILS_ONLY_REASON } from '../../state/grid-logic';
 
 function ImagePane({
   image,
@@ -65,6 +66,11 @@ export function CellCompare({
       <div className="cell-compare-actions">
         {cell.keepable && !cell.keptVariantId && (
           <button className="button primary" data-testid="cell-compare-keep" onClick={onKeep}>
+            Keep as a variant (Enter)
+          </button>
+        )}
+        {isThumbnailOnly(cell) && (
+          <button className="button" data-testid="cell-compare-keep" disabled title={THUMBNAILS_ONLY_REASON}>
             Keep as a variant (Enter)
           </button>
         )}

@@ -3,7 +3,7 @@ import { useEffect, useRef } from 'react';
 import type { GridCellView } from '../../../../shared/contract/schemas';
 import { useCellImage } from '../../hooks/grid-images';
 import { drawRaw } from '../../hooks/images';
-import { CELL_THUMB_SIDE } from '../../state/grid-logic';
+import { CELL_THUMB_SIDE, isThumbnailOnly, THUMBNAILS_ONLY_REASON } from '../../state/grid-logic';
 import type { GridProgress } from '../../state/store';
 
 function metricsTitle(cell: GridCellView): string {
@@ -97,6 +97,17 @@ export function GridCellTile({
             event.stopPropagation();
             onKeep(cell.index);
           }}
+        >
+          Keep
+        </button>
+      )}
+      {isThumbnailOnly(cell) && (
+        <button
+          className="small-button grid-keep"
+          data-testid="grid-keep"
+          disabled
+          title={THUMBNAILS_ONLY_REASON}
+          onClick={(event) => event.stopPropagation()}
         >
           Keep
         </button>

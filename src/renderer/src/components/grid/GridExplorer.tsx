@@ -6,8 +6,14 @@
 import { useEffect, useState } from 'react';
 import type { GridView, MessageView } from '../../../../shared/contract/schemas';
 import { cancelGrid, closeGridExplorer, keepGridCell } from '../../state/grid-actions';
-import { gridKeyAction, gridStateLine, plotData } from '../../state/grid-logic';
-import { useAppState } from '../../state/store';
+import {
+  gridKeyAction,
+  gridStateLine,
+  isThumbnailOnly,
+  plotData,
+  THUMBNAILS_ONLY_REASON,
+} from '../../state/grid-logic';
+import { toast, useAppState } from '../../state/store';
 import { Icon } from '../common/Icon';
 import { CellCompare } from './CellCompare';
 import { GridCells } from './GridCells';
@@ -44,8 +50,11 @@ function GridResults({
   const columns = grid.textScales.length;
   const rows = grid.imageScales.length;
 
+  const thumbnailsOnly = grid.cells.some(isThumbnailOnly);
   const keep = (index: number) => {
+    const cell = grid.cells[index];
     if (canKeep(grid, index)) void keepGridCell(grid, index);
+    else if (cell && isThumbnailOnly(cell)) toast(THUMBNAILS_ONLY_REASON, 'error');
   };
 
   useEffect(() => {
@@ -104,6 +113,11 @@ function GridResults({
           )}
         </span>
       </div>
+      {thumbnailsOnly && (
+        <p className="muted grid-thumbnails-only" data-testid="grid-thumbnails-only">
+          {THUMBNAILS_ONLY_REASON}.
+        </p>
+      )}
       <div className="grid-results">
         <GridCells
           grid={grid}
