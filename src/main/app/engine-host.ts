@@ -139,28 +139,7 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
   }
 
   edit(source: RgbImage, settings: EditSettings, options: EditRunOptions = {}): Promise<EditResult> {
-    return this.serialize(async () => {
-      if (options.signal?.aborted) throw cancelledError();
-      if (!this.model) throw new NoModelError();
-      this.busy++;
-      this.emitStatus();
-      try {
-        const worker = await this.ensureWorker();
-        if (
-          !worker.loaded ||
-          worker.loaded.dir !== this.model.dir ||
-          worker.loaded.provider !== this.model.provider ||
-          !sameEngineOptions(worker.loaded.options, this.model.options)
-        ) {
-          await this.load(worker);
-        }
-        if (options.signal?.aborted) throw cancelledError();
-        return await this.runEdit(worker, source, settings, options);
-      } finally {
-        this.busy--;
-        this.emitStatus();
-      }
-    });
+    return this.withModel(options.signal, (worker) => this.runEdit(worker, source, settings, options));
   }
 
   /**
@@ -174,28 +153,7 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
     settings: GridSettings,
     options: MeasuredGridRunOptions = {},
   ): Promise<MeasuredGridResult> {
-    return this.serialize(async () => {
-      if (options.signal?.aborted) throw cancelledError();
-      if (!this.model) throw new NoModelError();
-      this.busy++;
-      this.emitStatus();
-      try {
-        const worker = await this.ensureWorker();
-        if (
-          !worker.loaded ||
-          worker.loaded.dir !== this.model.dir ||
-          worker.loaded.provider !== this.model.provider ||
-          !sameEngineOptions(worker.loaded.options, this.model.options)
-        ) {
-          await this.load(worker);
-        }
-        if (options.signal?.aborted) throw cancelledError();
-        return await this.runGrid(worker, source, settings, options);
-      } finally {
-        this.busy--;
-        this.emitStatus();
-      }
-    });
+    return this.withModel(options.signal, (worker) => this.runGrid(worker, source, settings, options));
   }
 
   /**
@@ -208,31 +166,64 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
     cacheRoot: string,
     options: { signal?: AbortSignal; onProgress?: (progress: OptimizeProgress) => void } = {},
   ): Promise<OptimizedCopy> {
+    return this.withWorker(options.signal, (worker) => {
+      const jobId = `o${this.nextJobId++}`;
+      return this.runJob<OptimizedCopy>(
+        worker,
+        jobId,
+        { type: 'optimize', jobId, dir, cacheRoot },
+        {
+          ...(options.signal ? { signal: options.signal } : {}),
+          onMessage: (message) => {
+            if (message.type === 'optimizeProgress') options.onProgress?.(message.progress);
+            return message.type === 'optimized' ? { value: message.copy } : undefined;
+          },
+          during: 'while optimising the model',
+        },
+      );
+    });
+  }
+
+  /** A queued job on a running worker, counted as busy while it runs. */
+  private withWorker<T>(
+    signal: AbortSignal | undefined,
+    job: (worker: Worker) => Promise<T>,
+    needsModel = false,
+  ): Promise<T> {
     return this.serialize(async () => {
-      if (options.signal?.aborted) throw cancelledError();
+      if (signal?.aborted) throw cancelledError();
+      if (needsModel && !this.model) throw new NoModelError();
       this.busy++;
       this.emitStatus();
       try {
-        const worker = await this.ensureWorker();
-        const jobId = `o${this.nextJobId++}`;
-        return await this.runJob<OptimizedCopy>(
-          worker,
-          jobId,
-          { type: 'optimize', jobId, dir, cacheRoot },
-          {
-            ...(options.signal ? { signal: options.signal } : {}),
-            onMessage: (message) => {
-              if (message.type === 'optimizeProgress') options.onProgress?.(message.progress);
-              return message.type === 'optimized' ? { value: message.copy } : undefined;
-            },
-            during: 'while optimising the model',
-          },
-        );
+        return await job(await this.ensureWorker());
       } finally {
         this.busy--;
         this.emitStatus();
       }
     });
+  }
+
+  /** A queued job on a worker that has the current model (and engine options) loaded. */
+  private withModel<T>(signal: AbortSignal | undefined, job: (worker: Worker) => Promise<T>): Promise<T> {
+    return this.withWorker(
+      signal,
+      async (worker) => {
+        const model = this.model;
+        if (!model) throw new NoModelError();
+        if (
+          !worker.loaded ||
+          worker.loaded.dir !== model.dir ||
+          worker.loaded.provider !== model.provider ||
+          !sameEngineOptions(worker.loaded.options, model.options)
+        ) {
+          await this.load(worker);
+        }
+        if (signal?.aborted) throw cancelledError();
+        return job(worker);
+      },
+      true,
+    );
   }
 
   /** Kills the worker (tests, or a stuck engine); running edits fail as crashed. */

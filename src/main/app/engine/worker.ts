@@ -86,111 +86,78 @@ async function handle(message: HostToWorker): Promise<void> {
       }
       return;
     }
-    case 'edit': {
-      const controller = new AbortController();
-      running.set(message.jobId, controller);
-      try {
+    case 'edit':
+      await runJob(message.jobId, async (signal) => {
         if (!engine) throw new Error('No model is loaded');
         const result = await engine.edit(message.source, message.settings, {
-          signal: controller.signal,
+          signal,
           onProgress: (progress) => port.send({ type: 'progress', jobId: message.jobId, progress }),
         });
         port.send({ type: 'done', jobId: message.jobId, result });
-      } catch (error) {
-        const fields = errorFields(error);
-        port.send({
-          type: 'failed',
-          jobId: message.jobId,
-          ...fields,
-          cancelled: fields.name === CANCELLED_ERROR_NAME || controller.signal.aborted,
-        });
-      } finally {
-        running.delete(message.jobId);
-      }
+      });
       return;
-    }
-    case 'optimize': {
-      const controller = new AbortController();
-      running.set(message.jobId, controller);
-      try {
+    case 'optimize':
+      await runJob(message.jobId, async (signal) => {
         // Loaded lazily, as the pipeline is: it reads the whole UNet, here and never in the app.
         const { optimizeIntoCache } = await import('../../engine/optimize-into-cache');
         const copy = await optimizeIntoCache(message.dir, message.cacheRoot, {
-          signal: controller.signal,
+          signal,
           onProgress: (progress) => port.send({ type: 'optimizeProgress', jobId: message.jobId, progress }),
         });
         port.send({ type: 'optimized', jobId: message.jobId, copy });
-      } catch (error) {
-        port.send({
-          type: 'failed',
-          jobId: message.jobId,
-          ...errorFields(error),
-          cancelled: controller.signal.aborted,
-        });
-      } finally {
-        running.delete(message.jobId);
-      }
+      });
       return;
-    }
     case 'grid': {
-      const controller = new AbortController();
-      running.set(message.jobId, controller);
       // Cells are sent in the order they finish, each after its metrics.
       let delivered: Promise<void> = Promise.resolve();
       let metricsError: string | null = null;
-      try {
-        if (!engine) throw new Error('No model is loaded');
-        let meter: GridMeter | null = null;
-        if (message.metrics) {
-          try {
-            meter = new GridMeter(await loadClip(message.metrics.clipDir), message.metrics);
-          } catch (error) {
-            metricsError = `The CLIP model did not load: ${errorFields(error).message}`;
+      await runJob(
+        message.jobId,
+        async (signal) => {
+          if (!engine) throw new Error('No model is loaded');
+          let meter: GridMeter | null = null;
+          if (message.metrics) {
+            try {
+              meter = new GridMeter(await loadClip(message.metrics.clipDir), message.metrics);
+            } catch (error) {
+              metricsError = `The CLIP model did not load: ${errorFields(error).message}`;
+            }
           }
-        }
-        const options = {
-          signal: controller.signal,
-          ...(message.batchRows !== undefined ? { batchRows: message.batchRows } : {}),
-          onProgress: (progress: Parameters<NonNullable<GridRunOptions['onProgress']>>[0]) =>
-            port.send({ type: 'gridProgress', jobId: message.jobId, progress }),
-          onCell: (cell: GridCell) => {
-            delivered = delivered.then(async () => {
-              let metrics: GridMetrics | null = null;
-              if (meter && metricsError === null) {
-                try {
-                  metrics = await meter.measure(cell.result.processedSource, cell.result.image);
-                } catch (error) {
-                  metricsError = `CLIP could not measure the grid: ${errorFields(error).message}`;
+          const options = {
+            signal,
+            ...(message.batchRows !== undefined ? { batchRows: message.batchRows } : {}),
+            onProgress: (progress: Parameters<NonNullable<GridRunOptions['onProgress']>>[0]) =>
+              port.send({ type: 'gridProgress', jobId: message.jobId, progress }),
+            onCell: (cell: GridCell) => {
+              delivered = delivered.then(async () => {
+                let metrics: GridMetrics | null = null;
+                if (meter && metricsError === null) {
+                  try {
+                    metrics = await meter.measure(cell.result.processedSource, cell.result.image);
+                  } catch (error) {
+                    metricsError = `CLIP could not measure the grid: ${errorFields(error).message}`;
+                  }
                 }
-              }
-              port.send({ type: 'gridCell', jobId: message.jobId, cell, metrics });
-            });
-          },
-        };
-        const result = engine.editGrid
-          ? await engine.editGrid(message.source, message.settings, options)
-          : await runGridByCells(engine, message.source, message.settings, options);
-        await delivered;
-        port.send({
-          type: 'gridDone',
-          jobId: message.jobId,
-          unetRows: result.unetRows,
-          unetRowsAlone: result.unetRowsAlone,
-          totalMs: result.totalMs,
-          metricsError,
-        });
-      } catch (error) {
-        await delivered;
-        const fields = errorFields(error);
-        port.send({
-          type: 'failed',
-          jobId: message.jobId,
-          ...fields,
-          cancelled: fields.name === CANCELLED_ERROR_NAME || controller.signal.aborted,
-        });
-      } finally {
-        running.delete(message.jobId);
-      }
+                port.send({ type: 'gridCell', jobId: message.jobId, cell, metrics });
+              });
+            },
+          };
+          const result = engine.editGrid
+            ? await engine.editGrid(message.source, message.settings, options)
+            : await runGridByCells(engine, message.source, message.settings, options);
+          await delivered;
+          port.send({
+            type: 'gridDone',
+            jobId: message.jobId,
+            unetRows: result.unetRows,
+            unetRowsAlone: result.unetRowsAlone,
+            totalMs: result.totalMs,
+            metricsError,
+          });
+        },
+        // The cells finished before a cancel or a failure still go out, before the failure.
+        () => delivered,
+      );
       return;
     }
     case 'cancel':
@@ -201,6 +168,30 @@ async function handle(message: HostToWorker): Promise<void> {
       await engine?.dispose().catch(() => undefined);
       await disposeClip();
       process.exit(0);
+  }
+}
+
+/** Runs one job: its abort controller (for 'cancel'), and a 'failed' answer when it throws. */
+async function runJob(
+  jobId: string,
+  work: (signal: AbortSignal) => Promise<void>,
+  beforeFailure?: () => Promise<void>,
+): Promise<void> {
+  const controller = new AbortController();
+  running.set(jobId, controller);
+  try {
+    await work(controller.signal);
+  } catch (error) {
+    await beforeFailure?.();
+    const fields = errorFields(error);
+    port.send({
+      type: 'failed',
+      jobId,
+      ...fields,
+      cancelled: fields.name === CANCELLED_ERROR_NAME || controller.signal.aborted,
+    });
+  } finally {
+    running.delete(jobId);
   }
 }
 
