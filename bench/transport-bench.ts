@@ -8,17 +8,23 @@
  *   npm run bench:transport                       24 MP picture with 3 edit layers
  *   npm run bench:transport -- --megapixels 6 --layers 1
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { connectClient, startFakeServer } from './support/fake-server';
 import { exportPsd } from '../src/main/document/export';
 import { encodeProject, loadProject } from '../src/main/document/project-file';
 import { writeFileAtomic } from '../src/main/util/atomic-write';
+import {
+  connectClient,
+  photoLikePixels,
+  runEdit,
+  startBrowserServer,
+  waitForModel,
+} from '../tests/support/browser-server';
+import { percentile, startProbe } from '../tests/support/liveness';
 
 const { values } = parseArgs({
   options: {
@@ -34,21 +40,9 @@ const height = Math.round((width * 2) / 3);
 const work = mkdtempSync(join(tmpdir(), 'transport-bench-'));
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-/** A photo-like picture: smooth gradients with a little noise (compresses like a photo, not like noise). */
+/** A photo-like picture as PNG (compresses like a photo, not like noise). */
 async function makePicture(): Promise<Buffer> {
-  const data = Buffer.alloc(width * height * 3);
-  let seed = 12345;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      const noise = (seed >> 16) & 7;
-      const i = (y * width + x) * 3;
-      data[i] = ((x * 255) / width + noise) & 255;
-      data[i + 1] = ((y * 255) / height + noise) & 255;
-      data[i + 2] = (((x + y) * 127) / (width + height) + 64 + noise) & 255;
-    }
-  }
-  return sharp(data, { raw: { width, height, channels: 3 } })
+  return sharp(photoLikePixels(width, height, 12345), { raw: { width, height, channels: 3 } })
     .png({ compressionLevel: 3 })
     .toBuffer();
 }
@@ -67,101 +61,30 @@ function resetPeakRss(pid: number): void {
   }
 }
 
-/**
- * The other client, in its own process (tests/support/app-info-probe.ts) so that receiving the
- * big answers here cannot delay it: app.info every 10 ms on a fixed schedule between start and stop.
- */
-function startProbe(port: number, token: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'tests/support/app-info-probe.ts', String(port), token],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  const lines: string[] = [];
-  const waiters: ((line: string) => void)[] = [];
-  let pending = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      const waiter = waiters.shift();
-      if (waiter) waiter(line);
-      else lines.push(line);
-    }
-  });
-  const nextLine = () =>
-    new Promise<string>((resolve) => {
-      const line = lines.shift();
-      if (line !== undefined) resolve(line);
-      else waiters.push(resolve);
-    });
-  return {
-    ready: nextLine(),
-    start: () => child.stdin.write('start\n'),
-    async stop(): Promise<number[]> {
-      child.stdin.write('stop\n');
-      return JSON.parse(await nextLine()) as number[];
-    },
-    quit: () => child.stdin.write('quit\n'),
-  };
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 async function main(): Promise<void> {
   console.log(`picture ${width}×${height} (${megapixels} MP), ${editLayers} edit layers`);
   const picture = await makePicture();
-  const { process: server, port, token } = await startFakeServer(work, { loadModel: true });
-  const client = connectClient(port, token);
-  const prober = startProbe(port, token);
-  await prober.ready;
+  const server = await startBrowserServer(work, { loadModel: true });
+  const client = connectClient(server.port, server.token);
+  // The other client, in its own process so that receiving the big answers here cannot delay it.
+  const prober = await startProbe(server.port, server.token);
   try {
     let started = performance.now();
     await client.call('document.openBytes', { name: 'photo.png', bytes: picture });
     console.log(
       `upload + open of a ${mb(picture.length)} PNG: ${(performance.now() - started).toFixed(0)} ms`,
     );
-    while ((await client.call('model.status', {})).state !== 'ready')
-      await new Promise((r) => setTimeout(r, 50));
+    await waitForModel(client);
     started = performance.now();
     for (let layer = 0; layer < editLayers; layer++) {
-      const done = new Promise<void>((finished, failed) => {
-        const off = client.on('job.updated', (event) => {
-          if (event.status === 'done') {
-            off();
-            finished();
-          } else if (event.status === 'failed' || event.status === 'cancelled') {
-            off();
-            failed(new Error(event.error ?? event.status));
-          }
-        });
-      });
-      await client.call('edit.enqueue', {
-        settings: {
-          instruction: ['make it red', 'make it blue', 'make it green'][layer % 3]!,
-          steps: 2,
-          textGuidance: 7.5,
-          imageGuidance: 1.5,
-          seed: layer,
-          scheduler: 'euler-ancestral',
-          resolution: 'native',
-        },
-      });
-      await done;
+      await runEdit(client, ['make it red', 'make it blue', 'make it green'][layer % 3]!, layer);
     }
     console.log(`${editLayers} edits: ${(performance.now() - started).toFixed(0)} ms`);
 
     const rows: string[][] = [];
     const measure = async (label: string, call: () => Promise<Uint8Array>) => {
-      resetPeakRss(server.pid!);
-      const rssBefore = peakRssBytes(server.pid!);
+      resetPeakRss(server.process.pid!);
+      const rssBefore = peakRssBytes(server.process.pid!);
       prober.start();
       const t0 = performance.now();
       const bytes = await call();
@@ -175,7 +98,7 @@ async function main(): Promise<void> {
         mb(bytes.length),
         `${received.toFixed(0)} ms`,
         `${total.toFixed(0)} ms`,
-        mb(peakRssBytes(server.pid!)),
+        mb(peakRssBytes(server.process.pid!)),
         mb(rssBefore),
         `${latencies.length}`,
         `${percentile(latencies, 50).toFixed(1)} ms`,
@@ -218,8 +141,8 @@ async function main(): Promise<void> {
     console.log(`project file on disk: ${mb(statSync(projectPath).size)}`);
   } finally {
     client.close();
-    prober.quit();
-    server.kill('SIGTERM');
+    await prober.close();
+    await server.close();
     rmSync(work, { recursive: true, force: true });
   }
 }

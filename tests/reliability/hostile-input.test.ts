@@ -15,33 +15,13 @@ import { CALLS } from '../../src/shared/contract/schemas';
 import { DEFAULT_EDIT_SETTINGS } from '../../src/shared/engine-types';
 import { testCore } from '../contract/helpers';
 import { buildDocument } from '../document/fixtures/project-docs';
+import { rezip, withLayerCount, withZipBomb, type Manifest } from '../support/hostile-inputs';
 
 const SMALL = { width: 64, height: 48, processed: { width: 32, height: 24 }, images: 'gradient' as const };
 
 async function smallProject(): Promise<Uint8Array> {
   const store = new PixelStore();
   return encodeProject(buildDocument(store, { ...SMALL, seed: 3 }), store, { savedAt: 1 });
-}
-
-type Manifest = {
-  document: { layers: { id: string; request: Record<string, unknown> }[] } & Record<string, unknown>;
-  pixels: Record<
-    string,
-    { file: string; bytes: number; sha256: string; width: number; height: number; kind: string }
-  >;
-};
-
-/** The project's entries changed by `edit`, zipped again (valid CRCs, entries deflated at `level`). */
-function rezip(
-  bytes: Uint8Array,
-  edit: (entries: Record<string, Uint8Array>, manifest: Manifest) => void,
-  level: 0 | 9 = 0,
-): Uint8Array {
-  const entries = unzipSync(bytes);
-  const manifest = JSON.parse(strFromU8(entries['project.json']!)) as Manifest;
-  edit(entries, manifest);
-  entries['project.json'] = strToU8(JSON.stringify(manifest));
-  return zipSync(entries as Zippable, { level });
 }
 
 describe('ids, revisions and limits agree everywhere', () => {
@@ -180,17 +160,7 @@ describe('crafted project files are caught when they load', () => {
   });
 
   it('a PNG entry far larger than its image needs is refused before it is inflated (zip bomb)', async () => {
-    const bomb = new Uint8Array(64 * 1024 * 1024); // deflates to ~64 KB
-    const bytes = rezip(
-      await smallProject(),
-      (entries, manifest) => {
-        const entry = Object.values(manifest.pixels)[0]!;
-        entries[entry.file] = bomb;
-        entry.bytes = bomb.length;
-        entry.sha256 = sha256Hex(bomb);
-      },
-      9,
-    );
+    const bytes = withZipBomb(await smallProject()); // a 64 MiB entry that deflates to ~64 KB
     expect(bytes.length).toBeLessThan(1024 * 1024);
     await expect(loadProject(bytes, { name: 'bomb.iedit' })).rejects.toMatchObject({
       code: 'corrupt',
@@ -201,13 +171,7 @@ describe('crafted project files are caught when they load', () => {
   });
 
   it(`a project with more than ${LIMITS.layers} edit layers is refused`, async () => {
-    const bytes = rezip(await smallProject(), (_entries, manifest) => {
-      const template = manifest.document.layers[0]!;
-      manifest.document.layers = Array.from({ length: LIMITS.layers + 1 }, (_, i) => ({
-        ...template,
-        id: `layer-x${i}`,
-      }));
-    });
+    const bytes = withLayerCount(await smallProject(), LIMITS.layers + 1);
     await expect(loadProject(bytes)).rejects.toMatchObject({ code: 'schema' });
   });
 });

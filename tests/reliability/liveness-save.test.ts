@@ -18,36 +18,18 @@ import { loadProject } from '../../src/main/document/project-file';
 import type { AppClient } from '../../src/shared/contract/client';
 import {
   connectClient,
-  measure,
-  percentile,
-  startLivenessServer,
-  startProbe,
-  type Liveness,
-  type LivenessServer,
-  type Probe,
-} from '../support/liveness';
+  photoLikePixels,
+  runEdit,
+  startBrowserServer,
+  waitForModel,
+  type BrowserServer,
+} from '../support/browser-server';
+import { measure, percentile, startProbe, type Liveness, type Probe } from '../support/liveness';
 import { readPsdPixels } from '../support/psd-reader';
 
 const WIDTH = 4240;
 const HEIGHT = 2830; // 12 MP
 const LIVENESS_P99_MS = 100;
-
-/** A photo-like picture: gradients with a little noise. */
-function picturePixels(): Uint8Array {
-  const data = new Uint8Array(WIDTH * HEIGHT * 3);
-  let seed = 7;
-  for (let y = 0; y < HEIGHT; y++) {
-    for (let x = 0; x < WIDTH; x++) {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      const noise = (seed >> 16) & 7;
-      const i = (y * WIDTH + x) * 3;
-      data[i] = ((x * 255) / WIDTH + noise) & 255;
-      data[i + 1] = ((y * 255) / HEIGHT + noise) & 255;
-      data[i + 2] = (((x + y) * 127) / (WIDTH + HEIGHT) + 64 + noise) & 255;
-    }
-  }
-  return data;
-}
 
 async function decodePng(png: Uint8Array): Promise<Uint8Array> {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -72,14 +54,14 @@ const SAMPLES: [number, number][] = [
 
 describe('liveness while a large project is saved and exported (browser mode)', () => {
   let work: string;
-  let server: LivenessServer;
+  let server: BrowserServer;
   let client: AppClient;
   let probe: Probe;
-  const picture = picturePixels();
+  const picture = photoLikePixels(WIDTH, HEIGHT, 7);
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'liveness-save-'));
-    server = await startLivenessServer(work, { loadModel: true });
+    server = await startBrowserServer(work, { loadModel: true, measureLoopDelay: true });
     client = connectClient(server.port, server.token);
     probe = await startProbe(server.port, server.token);
   }, 60_000);
@@ -96,32 +78,9 @@ describe('liveness while a large project is saved and exported (browser mode)', 
       .png({ compressionLevel: 1 })
       .toBuffer();
     await client.call('document.openBytes', { name: 'photo.png', bytes: png });
-    while ((await client.call('model.status', {})).state !== 'ready')
-      await new Promise((r) => setTimeout(r, 50));
+    await waitForModel(client);
     for (const [seed, instruction] of ['make it red', 'make it blue', 'make it green'].entries()) {
-      const done = new Promise<void>((finished, failed) => {
-        const off = client.on('job.updated', (event) => {
-          if (event.status === 'done') {
-            off();
-            finished();
-          } else if (event.status === 'failed' || event.status === 'cancelled') {
-            off();
-            failed(new Error(event.error ?? event.status));
-          }
-        });
-      });
-      await client.call('edit.enqueue', {
-        settings: {
-          instruction,
-          steps: 2,
-          textGuidance: 7.5,
-          imageGuidance: 1.5,
-          seed,
-          scheduler: 'euler-ancestral',
-          resolution: 'native',
-        },
-      });
-      await done;
+      await runEdit(client, instruction, seed);
     }
     const view = await client.call('document.get', {});
     const editLayers = view!.layers.filter((layer) => layer.kind === 'edit');

@@ -14,139 +14,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { strFromU8, strToU8, unzipSync, zipSync, type Zippable } from 'fflate';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { encodeProject } from '../../src/main/document/project-file';
-import { PixelStore, sha256Hex } from '../../src/main/document/pixel-store';
 import type { AppClient } from '../../src/shared/contract/client';
 import type { DocumentView } from '../../src/shared/contract/schemas';
 import { LIMITS } from '../../src/shared/contract/limits';
 import { encodeWire } from '../../src/shared/contract/wire';
-import type { DocumentRecord, Layer } from '../../src/shared/document';
-import {
-  connectClient,
-  measure,
-  startLivenessServer,
-  startProbe,
-  type Liveness,
-  type LivenessServer,
-  type Probe,
-} from '../support/liveness';
+import { connectClient, startBrowserServer, type BrowserServer } from '../support/browser-server';
+import { manyLayerProject, rawFrame, withLayerCount, withZipBomb } from '../support/hostile-inputs';
+import { measure, startProbe, type Liveness, type Probe } from '../support/liveness';
 
 /** The issue's bound on `app.info` waits (p99 over the run). */
 const BOUND_MS = 100;
-
-/** A project of `layers` edit layers sharing one small picture (a small file, many records). */
-async function manyLayerProject(layers: number): Promise<Uint8Array> {
-  const store = new PixelStore();
-  const side = 64;
-  const pixels = store.putRgb({ width: side, height: side, data: new Uint8Array(side * side * 3).fill(90) });
-  const request = {
-    instruction: 'make it red',
-    steps: 20,
-    textGuidance: 7.5,
-    imageGuidance: 1.5,
-    seed: 1,
-    scheduler: 'euler-ancestral' as const,
-    resolution: '512' as const,
-    model: { id: 'liveness', version: 'liveness' },
-    placement: 'delta' as const,
-  };
-  const record: Record<string, Layer> = {};
-  const order: string[] = [];
-  for (let i = 0; i < layers; i++) {
-    const id = `L${i}`;
-    order.push(id);
-    record[id] = {
-      id,
-      kind: 'edit',
-      name: `Layer ${i}`,
-      visible: true,
-      opacity: 1,
-      blendMode: 'normal',
-      mask: null,
-      request,
-      variants: [
-        {
-          id: 'v1',
-          request,
-          pixels,
-          result: pixels,
-          source: pixels,
-          sourceParts: ['base'],
-          processedWidth: side,
-          processedHeight: side,
-          createdAt: 1,
-          durationMs: 1,
-        },
-      ],
-      activeVariantId: 'v1',
-      failure: null,
-      status: { state: 'fresh', reason: null },
-      createdAt: 1,
-    };
-  }
-  const doc: DocumentRecord = {
-    id: 'doc-liveness',
-    width: side,
-    height: side,
-    createdAt: 1,
-    base: { id: 'base', name: 'base.png', pixels, origin: { fileName: null, format: 'png', notices: [] } },
-    layers: record,
-    order,
-  };
-  return encodeProject(doc, store, { savedAt: 1 });
-}
-
-type Manifest = {
-  document: { layers: Layer[] };
-  pixels: Record<string, { file: string; bytes: number; sha256: string }>;
-};
-
-function rezip(project: Uint8Array, edit: (entries: Zippable, manifest: Manifest) => void): Uint8Array {
-  const entries = unzipSync(project);
-  const manifest = JSON.parse(strFromU8(entries['project.json']!)) as Manifest;
-  edit(entries, manifest);
-  entries['project.json'] = strToU8(JSON.stringify(manifest));
-  return zipSync(entries, { level: 6 });
-}
-
-/** A valid project whose one PNG entry is 64 MiB of zeros (deflates to ~64 KB). */
-function zipBomb(project: Uint8Array): Uint8Array {
-  return rezip(project, (entries, manifest) => {
-    const entry = Object.values(manifest.pixels)[0]!;
-    const bomb = new Uint8Array(64 * 1024 * 1024);
-    entries[entry.file] = bomb;
-    entry.bytes = bomb.length;
-    entry.sha256 = sha256Hex(bomb);
-  });
-}
-
-/** The project with 10,000 edit layers in its manifest (ten times the limit). */
-function tenThousandLayers(project: Uint8Array): Uint8Array {
-  return rezip(project, (_entries, manifest) => {
-    const template = manifest.document.layers[0]!;
-    manifest.document.layers = Array.from({ length: 10_000 }, (_, i) => ({ ...template, id: `X${i}` }));
-  });
-}
-
-/** Sends one frame on a connection of its own; the call's answer, or the close code. */
-function rawFrame(port: number, token: string, frame: string | Uint8Array): Promise<string> {
-  return new Promise((answered) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/api?token=${token}`);
-    ws.on('open', () => ws.send(frame));
-    ws.on('message', (data, isBinary) => {
-      const text = isBinary ? '' : data.toString();
-      if (!text.includes('"result"')) return;
-      answered(text);
-      ws.close();
-    });
-    ws.on('close', (code) => answered(`closed ${code}`));
-    ws.on('error', () => undefined);
-  });
-}
 
 /**
  * Announces a binary frame one byte over the size limit and sends its first MiB, on a raw socket
@@ -225,7 +104,7 @@ function layerIds(view: DocumentView): string[] {
 
 describe('browser mode stays live: its event loop is held ≤ 100 ms (p99) while it works', () => {
   let work: string;
-  let server: LivenessServer;
+  let server: BrowserServer;
   let probe: Probe;
   let client: AppClient;
   const figures: string[] = [];
@@ -269,8 +148,8 @@ describe('browser mode stays live: its event loop is held ≤ 100 ms (p99) while
         .toBuffer(),
     );
     inputs.tall = await manyLayerProject(LIMITS.layers);
-    inputs.bomb = zipBomb(await manyLayerProject(1));
-    inputs.tenThousand = tenThousandLayers(await manyLayerProject(1));
+    inputs.bomb = withZipBomb(await manyLayerProject(1), 6);
+    inputs.tenThousand = withLayerCount(await manyLayerProject(1), 10_000, 6);
     const frame = encodeWire({
       type: 'call',
       id: 7,
@@ -278,7 +157,7 @@ describe('browser mode stays live: its event loop is held ≤ 100 ms (p99) while
       payload: { x: new Uint8Array(64 * 1024 * 1024) },
     });
     inputs.bytesFrame = frame as Uint8Array;
-    server = await startLivenessServer(work);
+    server = await startBrowserServer(work, { measureLoopDelay: true });
     probe = await startProbe(server.port, server.token);
     client = connectClient(server.port, server.token);
   }, 90_000);

@@ -1,9 +1,9 @@
 /**
- * A second browser-mode client for liveness tests, run as its own process so the test's own work
- * cannot delay it: between "start" and "stop" lines on stdin it sends `app.info` every 10 ms
- * whether or not earlier calls were answered (so a stalled server shows as many long waits, not as
- * one), and after "stop" prints each call's wait in ms (from when it was sent to its answer) as
- * one JSON line.
+ * A second browser-mode client for liveness tests and benchmarks, run as its own process so the work
+ * of the client that sends the inputs cannot delay it: between "start" and "stop" lines on stdin it
+ * sends `app.info` every 10 ms whether or not earlier calls were answered (so a stalled server shows
+ * as many long waits, not as one), and after "stop" prints each call's wait in ms (from when it was
+ * sent to its answer) as one JSON line.
  *
  *   node --import tsx tests/support/app-info-probe.ts PORT TOKEN
  */

@@ -1,117 +1,17 @@
 /**
- * Liveness measurement for browser mode: the server (`serve.ts` with the fake engine) in its own
- * process on 127.0.0.1, a probe process whose client calls `app.info` every 10 ms, and the server's
- * own event-loop delay (tests/support/event-loop-delay.ts, loaded into it). `measure` runs one piece
- * of work from another client and gives both: what the probe waited (the issue's definition: p99 of
- * `app.info` waits over the run) and how late the server's event loop ran meanwhile.
+ * Liveness measurement for browser mode: the server (tests/support/browser-server.ts, started with
+ * `measureLoopDelay`), a probe process whose client calls `app.info` every 10 ms on a fixed schedule
+ * (tests/support/app-info-probe.ts), and the server's own event-loop delay
+ * (tests/support/event-loop-delay.ts, loaded into it). `measure` runs one piece of work from another
+ * client and gives both: what the probe waited (the issue's definition: p99 of `app.info` waits over
+ * the run) and how late the server's event loop ran meanwhile.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import WebSocket from 'ws';
-import { FAKE_ENGINE_FILE } from '../../src/main/app/engine/fake-engine';
-import { createClient, type AppClient } from '../../src/shared/contract/client';
-import { createWsTransport, type WebSocketLike } from '../../src/shared/contract/ws-transport';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { stopChild, type BrowserServer } from './browser-server';
 import type { LoopDelayReport } from './event-loop-delay';
 
 const ROOT = resolve(__dirname, '../..');
-
-export interface LivenessServer {
-  port: number;
-  token: string;
-  /** The server's event-loop delay between start and stop (ms). */
-  startLoopDelay(): Promise<void>;
-  stopLoopDelay(): Promise<LoopDelayReport>;
-  close(): Promise<void>;
-}
-
-function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((found) => {
-    const listener = (message: unknown) => {
-      if ((message as { type?: string } | null)?.type !== type) return;
-      child.off('message', listener);
-      found(message as T);
-    };
-    child.on('message', listener);
-  });
-}
-
-/** Starts browser mode's server in `work` (a fake model, an empty renderer, a config folder). */
-export async function startLivenessServer(
-  work: string,
-  options: { loadModel?: boolean } = {},
-): Promise<LivenessServer> {
-  const modelDir = join(work, 'model');
-  const rendererDir = join(work, 'renderer');
-  mkdirSync(modelDir, { recursive: true });
-  mkdirSync(rendererDir, { recursive: true });
-  writeFileSync(join(modelDir, FAKE_ENGINE_FILE), JSON.stringify({ stepDelayMs: 1 }));
-  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html>');
-  const server = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--import',
-      './tests/support/event-loop-delay.ts',
-      'src/main/server/serve.ts',
-      '--engine',
-      'fake',
-      ...(options.loadModel ? ['--model', modelDir] : []),
-      '--renderer',
-      rendererDir,
-      '--config',
-      join(work, 'config'),
-      '--autosave-seconds',
-      '3600',
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
-  );
-  const address = await new Promise<URL>((found, failed) => {
-    let text = '';
-    server.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /Open (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(text);
-      if (match) found(new URL(match[1]!));
-    });
-    server.once('exit', (code) => failed(new Error(`the server exited (${code})`)));
-  });
-  return {
-    port: Number(address.port),
-    token: address.searchParams.get('token')!,
-    async startLoopDelay() {
-      const started = nextMessage(server, 'loop-delay-started');
-      server.send('loop-delay:start');
-      await started;
-    },
-    async stopLoopDelay() {
-      const report = nextMessage<LoopDelayReport>(server, 'loop-delay');
-      server.send('loop-delay:stop');
-      return report;
-    },
-    close: () => stopChild(server, () => server.kill('SIGTERM')),
-  };
-}
-
-/** Asks a child to end; kills it when it has not ended within 10 s. */
-async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((done) => child.once('exit', done));
-  ask();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-export function connectClient(port: number, token: string): AppClient {
-  return createClient(
-    createWsTransport({
-      baseUrl: `http://127.0.0.1:${port}`,
-      token,
-      createSocket: (url) => new WebSocket(url, { maxPayload: 4 * 1024 ** 3 }) as unknown as WebSocketLike,
-    }),
-  );
-}
 
 export interface Probe {
   start(): void;
@@ -120,11 +20,11 @@ export interface Probe {
   close(): Promise<void>;
 }
 
-/** The other client, in its own process (tests/support/liveness-probe.ts). */
+/** The other client, in its own process (tests/support/app-info-probe.ts). */
 export async function startProbe(port: number, token: string): Promise<Probe> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'tests/support/liveness-probe.ts', String(port), token],
+    ['--import', 'tsx', 'tests/support/app-info-probe.ts', String(port), token],
     { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines: string[] = [];
@@ -176,7 +76,7 @@ export interface Liveness<T> {
 
 /** Runs `work` while the probe calls app.info and the server's event-loop delay is measured. */
 export async function measure<T>(
-  server: LivenessServer,
+  server: BrowserServer,
   probe: Probe,
   work: () => Promise<T>,
 ): Promise<Liveness<T>> {
