@@ -13,7 +13,8 @@ import {
   type PlotFrame,
 } from '../../state/grid-logic';
 
-const FRAME: PlotFrame = { width: 360, height: 300, margin: { left: 52, right: 12, top: 12, bottom: 44 } };
+// The right margin leaves room for half of the last x tick label, which is centred on the axis end.
+const FRAME: PlotFrame = { width: 360, height: 300, margin: { left: 52, right: 28, top: 12, bottom: 44 } };
 /** One hue per s_I row, in order. */
 const SERIES_COLOURS = [
   '#4c9ffe',
