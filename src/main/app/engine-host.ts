@@ -392,7 +392,12 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
       const onExit = (reason: string) => {
         cleanup();
         if (cancelRequested) reject(cancelledError());
-        else reject(new EngineCrashedError(`The engine stopped ${options.during} (${reason})`));
+        else
+          reject(
+            new EngineCrashedError(
+              `The engine stopped ${options.during} (${reason}); it restarts with the next edit`,
+            ),
+          );
       };
       const onAbort = () => {
         cancelRequested = true;
@@ -457,60 +462,19 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
     options: EditRunOptions,
   ): Promise<EditResult> {
     const jobId = `e${this.nextJobId++}`;
-    return new Promise<EditResult>((resolve, reject) => {
-      let killTimer: ReturnType<typeof setTimeout> | undefined;
-      let cancelRequested = false;
-      const cleanup = () => {
-        worker.listeners.delete(onMessage);
-        worker.exitListeners.delete(onExit);
-        options.signal?.removeEventListener('abort', onAbort);
-        if (killTimer) clearTimeout(killTimer);
-      };
-      const onMessage = (message: WorkerToHost) => {
-        if (!('jobId' in message) || message.jobId !== jobId) return;
-        if (message.type === 'progress') {
-          try {
-            options.onProgress?.(message.progress);
-          } catch (error) {
-            console.error('progress listener failed', error);
-          }
-        } else if (message.type === 'done') {
-          cleanup();
-          resolve(message.result);
-        } else if (message.type === 'failed') {
-          cleanup();
-          if (message.cancelled) reject(cancelledError());
-          else {
-            const error = new Error(message.message);
-            error.name = message.name;
-            reject(error);
-          }
-        }
-      };
-      const onExit = (reason: string) => {
-        cleanup();
-        if (cancelRequested) reject(cancelledError());
-        else
-          reject(
-            new EngineCrashedError(
-              `The engine stopped during the edit (${reason}); it restarts with the next edit`,
-            ),
-          );
-      };
-      const onAbort = () => {
-        cancelRequested = true;
-        try {
-          worker.handle.send({ type: 'cancel', jobId });
-        } catch {
-          /* the exit handler settles it */
-        }
-        killTimer = setTimeout(() => worker.handle.kill(), this.options.cancelGraceMs ?? 20_000);
-      };
-      worker.listeners.add(onMessage);
-      worker.exitListeners.add(onExit);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      worker.handle.send({ type: 'edit', jobId, source, settings });
-    });
+    return this.runJob<EditResult>(
+      worker,
+      jobId,
+      { type: 'edit', jobId, source, settings },
+      {
+        ...(options.signal ? { signal: options.signal } : {}),
+        onMessage: (message) => {
+          if (message.type === 'progress') safely(() => options.onProgress?.(message.progress));
+          return message.type === 'done' ? { value: message.result } : undefined;
+        },
+        during: 'during the edit',
+      },
+    );
   }
 }
 
