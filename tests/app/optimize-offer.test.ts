@@ -4,9 +4,8 @@
  * reused by a later load without being written again, edits from it equal to the original's, a
  * refusal that keeps the original and says why, a dismissal remembered per model, and a cancel.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAppCore, type AppCore } from '../../src/main/app/app-core';
 import { EngineHost } from '../../src/main/app/engine-host';
@@ -17,8 +16,8 @@ import type { CallName } from '../../src/shared/contract/channels';
 import type { CallResponse, ModelStatus } from '../../src/shared/contract/schemas';
 import type { EditSettings, RgbImage } from '../../src/shared/engine-types';
 import { tempDir } from '../contract/helpers';
+import { breakFirstUnetAttention } from '../support/odd-attention';
 
-const { onnx } = onnxProto;
 let root: string;
 let modelDir: string;
 
@@ -146,19 +145,7 @@ describe('"Optimise for speed and memory" in the app', () => {
   it('a refusal keeps the original loaded, says why and is not offered again', async () => {
     const odd = join(root, 'odd');
     await makeTinyModel(odd, { flavor: 'diffusers', seed: 9 });
-    const path = join(odd, 'unet', 'model.onnx');
-    const model = onnx.ModelProto.decode(readFileSync(path));
-    const nodes = model.graph!.node!;
-    const softmax = nodes.find((node) => node.opType === 'Softmax')!;
-    const scores = softmax.input![0]!;
-    softmax.input = ['odd_relu'];
-    nodes.splice(nodes.indexOf(softmax), 0, {
-      opType: 'Relu',
-      input: [scores],
-      output: ['odd_relu'],
-      name: 'odd',
-    });
-    writeFileSync(path, onnx.ModelProto.encode(model).finish());
+    breakFirstUnetAttention(odd);
 
     const configDir = tempDir('config-');
     const core = appCore(configDir);

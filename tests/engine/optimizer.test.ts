@@ -11,6 +11,7 @@ import { optimizeModelFolder, OptimizeRefusedError } from '../../src/main/engine
 import { InstructPix2PixPipeline } from '../../src/main/engine/pipeline';
 import { makeTinyModel, type TinyModelFlavor } from '../../src/main/engine/tiny-model/tiny-model';
 import { cli } from './cli-helpers';
+import { breakFirstUnetAttention } from '../support/odd-attention';
 
 const { onnx } = onnxProto;
 const root = mkdtempSync(join(tmpdir(), 'ip2p-optimize-'));
@@ -210,19 +211,7 @@ describe('cli optimize fuses attention into com.microsoft.MultiHeadAttention', (
     const dir = join(root, 'odd');
     await makeTinyModel(dir, { flavor: 'diffusers', seed: 9 });
     // One block with a Relu between the scale and the Softmax: no longer the exported pattern.
-    const path = join(dir, 'unet', 'model.onnx');
-    const model = onnx.ModelProto.decode(readFileSync(path));
-    const nodes = model.graph!.node!;
-    const softmax = nodes.find((node) => node.opType === 'Softmax')!;
-    const scores = softmax.input![0]!;
-    softmax.input = ['odd_relu'];
-    nodes.splice(nodes.indexOf(softmax), 0, {
-      opType: 'Relu',
-      input: [scores],
-      output: ['odd_relu'],
-      name: 'odd',
-    });
-    writeFileSync(path, onnx.ModelProto.encode(model).finish());
+    breakFirstUnetAttention(dir);
     const before = folderHash(dir);
     const outDir = join(root, 'odd-fast');
     const { code, stderr } = await cli(['optimize', dir, '--out', outDir]);
