@@ -18,7 +18,6 @@ import {
   ManifestError,
   manifestToDocument,
   MAX_DOCUMENT_PIXELS,
-  parseManifest,
   parseManifestInSteps,
   PROJECT_FORMAT,
   PROJECT_FORMAT_VERSION,
@@ -29,6 +28,7 @@ import {
 import { LIMITS } from '../../shared/contract/limits';
 import { referencedPixels, type DocumentRecord, type PixelRef } from '../../shared/document/records';
 import { writeFileAtomic } from '../util/atomic-write';
+import { JsonLimitError, JsonSyntaxError, parseJsonInSteps } from '../util/json-in-steps';
 import { ioReason } from '../util/io-errors';
 import { ProjectFileError, type ProjectFileErrorCode } from './errors';
 import { PixelStore, sha256HexInSteps, type PixelStoreOptions } from './pixel-store';
@@ -176,11 +176,17 @@ export async function buildProject(
     pixels,
     grids: structuredClone([...grids]),
   };
-  const json = JSON.stringify(manifest, null, 1);
-  // Never write a file this version could not open again.
+  const json = Buffer.from(JSON.stringify(manifest, null, 1), 'utf8');
+  // Never write a file this version could not open again (checked in steps, as loading does: a
+  // thousand-layer manifest takes the event loop ~0.1 s to validate in one go).
   try {
-    parseManifest(JSON.parse(json));
+    await parseManifestInSteps(await parseJsonInSteps(json, nextTurn, MANIFEST_JSON_LIMITS), nextTurn);
   } catch (error) {
+    if (error instanceof JsonLimitError) {
+      throw new ProjectFileError('too-large', `The document cannot be saved: ${error.message}`, {
+        cause: error,
+      });
+    }
     if (error instanceof ManifestError) {
       throw new ProjectFileError('schema', `The document cannot be saved: ${error.message}`, {
         cause: error,
@@ -190,7 +196,7 @@ export async function buildProject(
   }
   try {
     const layout = buildZip(
-      [{ name: MANIFEST_ENTRY, data: Buffer.from(json, 'utf8'), level: 6 }, ...files],
+      [{ name: MANIFEST_ENTRY, data: json, level: 6 }, ...files],
       // The entries' dates are the save's, so saving the same document at the same time gives the same bytes.
       new Date(manifest.savedAt),
     );
@@ -383,6 +389,9 @@ async function withSource<T>(
   }
 }
 
+/** What a manifest may hold where it is parsed in steps (json-in-steps.ts). */
+const MANIFEST_JSON_LIMITS = { maxItems: LIMITS.manifestItems, maxDepth: LIMITS.wireDepth };
+
 const KIND_KEY = Buffer.from('"kind"');
 const EDIT_VALUE = Buffer.from('"edit"');
 const isJsonSpace = (byte: number | undefined) =>
@@ -436,8 +445,19 @@ async function readManifest(
   refuseTooManyLayers(bytes, label);
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    // A large manifest (up to maxManifestBytes) is parsed a slice at a time.
+    raw = await parseJsonInSteps(bytes, nextTurn, MANIFEST_JSON_LIMITS);
   } catch (error) {
+    if (error instanceof JsonLimitError) {
+      throw new ProjectFileError(
+        'too-large',
+        `${label}: ${MANIFEST_ENTRY} is too large to open: ${error.message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (!(error instanceof JsonSyntaxError)) throw error;
     throw new ProjectFileError(
       'corrupt',
       `${label} is damaged: ${MANIFEST_ENTRY} is not valid JSON (${(error as Error).message})`,

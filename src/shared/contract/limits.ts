@@ -18,6 +18,11 @@ export const LIMITS = {
   documentPixels: 100_000_000,
   /** Edit layers in one document (the layers panel, project files, staleness all stay fast). */
   layers: 1000,
+  /**
+   * Project files: items in one list or object of project.json. A manifest of `layers` layers with
+   * dozens of variants each stays far below; a hostile list of millions is refused before parsing.
+   */
+  manifestItems: 250_000,
   maxSteps: 150,
   maxGuidance: 50,
   maxSeed: 0xffffffff,
