@@ -478,6 +478,11 @@ describe('bad inputs', () => {
     const directory = liar.readUInt32LE(liar.length - 22 + 16);
     liar.writeUInt32LE(1000, directory + 24); // central directory: uncompressed size
     await expectRefused(liar, 'corrupt', /decompresses to more than its declared 1000 bytes/);
+    // …and one that declares more than there is comes up short.
+    const short = Buffer.from(zipSync({ 'project.json': [Buffer.alloc(1000, 0x20), { level: 9 }] }));
+    const shortDirectory = short.readUInt32LE(short.length - 22 + 16);
+    short.writeUInt32LE(5000, shortDirectory + 24);
+    await expectRefused(short, 'corrupt', /decompresses to fewer bytes than its declared 5000/);
 
     const bytes = good;
     await expectRefused(bytes, 'too-large', /over the 1\.0 KiB a project file may be/, {

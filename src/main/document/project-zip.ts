@@ -10,11 +10,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import { crc32, deflateRawSync, inflateRaw } from 'node:zlib';
-
-/** zlib's thread pool: a large (or hostile) entry never blocks the event loop while it inflates. */
-const inflateRawAsync = promisify(inflateRaw);
+import { crc32, createInflateRaw, deflateRawSync } from 'node:zlib';
 
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
 const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
@@ -382,33 +378,66 @@ export async function readZipEntry(
     throw new ZipError('corrupt', `${entry.name} lies outside the file (truncated?)`);
   }
   const stored = await source.read(dataOffset, entry.compressedSize);
-  let data: Uint8Array;
   if (entry.method === METHOD_STORED) {
-    data = stored;
-  } else {
-    try {
-      // One byte more than declared, so an entry inflating past its declared size is noticed.
-      data = await inflateRawAsync(stored, { maxOutputLength: Math.max(1, entry.size + 1) });
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new ZipError(
-          'corrupt',
-          `${entry.name} decompresses to more than its declared ${entry.size} bytes`,
-        );
-      }
-      throw new ZipError('corrupt', `${entry.name} cannot be decompressed: ${(error as Error).message}`, {
-        cause: error,
-      });
+    if (options.checkCrc !== false && (await crc32Sliced(stored)) !== entry.crc) {
+      throw new ZipError('corrupt', `${entry.name} fails its CRC check`);
     }
-    if (data.length !== entry.size) {
-      throw new ZipError(
-        'corrupt',
-        `${entry.name} decompresses to ${data.length > entry.size ? 'more' : 'fewer'} bytes than its declared ${entry.size}`,
-      );
-    }
+    return stored;
   }
-  if (options.checkCrc !== false && crc32(data) !== entry.crc) {
+  const { data, crc } = await inflateInto(stored, entry);
+  if (options.checkCrc !== false && crc !== entry.crc) {
     throw new ZipError('corrupt', `${entry.name} fails its CRC check`);
   }
   return data;
+}
+
+/** Output bytes zlib hands back at a time while inflating. */
+const INFLATE_CHUNK = 64 * 1024;
+
+/**
+ * Inflates an entry in zlib's thread pool straight into one array of its declared size, with the
+ * CRC taken chunk by chunk: the event loop only ever copies one chunk at a time (zlib's own
+ * one-buffer inflate joins every chunk at the end, in one go: ~0.2 s for 40 MB here). An entry
+ * that inflates past its declared size is stopped there.
+ */
+function inflateInto(compressed: Uint8Array, entry: ZipEntry): Promise<{ data: Uint8Array; crc: number }> {
+  const data = new Uint8Array(entry.size);
+  let filled = 0;
+  let crc = 0;
+  return new Promise((resolve, reject) => {
+    const inflater = createInflateRaw({ chunkSize: INFLATE_CHUNK });
+    inflater.on('data', (chunk: Buffer) => {
+      if (filled + chunk.length > data.length) {
+        inflater.destroy(
+          new ZipError('corrupt', `${entry.name} decompresses to more than its declared ${entry.size} bytes`),
+        );
+        return;
+      }
+      data.set(chunk, filled);
+      filled += chunk.length;
+      crc = crc32(chunk, crc);
+    });
+    inflater.on('error', (error) =>
+      reject(
+        error instanceof ZipError
+          ? error
+          : new ZipError('corrupt', `${entry.name} cannot be decompressed: ${error.message}`, {
+              cause: error,
+            }),
+      ),
+    );
+    inflater.on('end', () => {
+      if (filled !== data.length) {
+        reject(
+          new ZipError(
+            'corrupt',
+            `${entry.name} decompresses to fewer bytes than its declared ${entry.size}`,
+          ),
+        );
+      } else {
+        resolve({ data, crc });
+      }
+    });
+    inflater.end(compressed);
+  });
 }
