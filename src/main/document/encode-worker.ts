@@ -3,8 +3,6 @@
  * job one message at a time, then the task, and answers with its result, moving the result's
  * buffers back rather than copying them. Built as `document-worker.js` beside the backend bundle.
  */
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { EncoderRequest, EncoderReply } from './encoder';
 import { runEncodeTask } from './encode-tasks';
@@ -12,14 +10,9 @@ import { runEncodeTask } from './encode-tasks';
 const port = parentPort;
 if (!port) throw new Error('encode-worker.ts runs as a worker thread');
 
-// On Linux a thread has its own nice value: this one yields the cores to the backend's event loop
-// (which answers every call) whenever both want to run. Elsewhere the process's priority stays.
-try {
-  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
-} catch {
-  /* not Linux, or not allowed: run at the process's priority */
-}
+// Runs at the process's priority: at a lower one, any busy program on the machine made exports
+// twice as slow as the CLI's, while the event loop, which mostly sleeps, gets a core within a few
+// ms of waking either way.
 
 const jobs = new Map<number, Uint8Array[]>();
 
