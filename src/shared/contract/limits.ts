@@ -27,6 +27,12 @@ export const LIMITS = {
   wireJsonBytes: 4 * 1024 * 1024,
   /** Browser mode: one frame, header and bytes (the largest upload plus its header). */
   wireFrameBytes: 512 * 1024 * 1024 + 4 * 1024 * 1024,
+  /**
+   * Browser mode: the most bytes of a frame one WebSocket message carries. A larger frame travels
+   * as pieces of this size (wire.ts), because `ws` buffers, joins and unmasks each received message
+   * in one go on the server's event loop: 4 MiB takes a few ms there, 64 MiB took 0.3–0.7 s.
+   */
+  wirePieceBytes: 4 * 1024 * 1024,
   /** Browser mode: arrays and objects nested in one message. */
   wireDepth: 64,
 } as const;
