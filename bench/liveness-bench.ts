@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { LIMITS } from '../src/shared/contract/limits';
-import { encodeWire } from '../src/shared/contract/wire';
+import { encodeWire, encodeWireParts, wireMessages } from '../src/shared/contract/wire';
 import { connectClient, startBrowserServer } from '../tests/support/browser-server';
 import { manyLayerProject, rawFrame, withLayerCount, withZipBomb } from '../tests/support/hostile-inputs';
 import { percentile, startProbe } from '../tests/support/liveness';
@@ -20,7 +20,11 @@ import { percentile, startProbe } from '../tests/support/liveness';
 const work = mkdtempSync(join(tmpdir(), 'liveness-bench-'));
 
 /** The answer's gist: its first characters, or the close code. */
-async function rawAnswer(port: number, token: string, frame: string | Uint8Array): Promise<string> {
+async function rawAnswer(
+  port: number,
+  token: string,
+  frame: string | Uint8Array | (string | Uint8Array)[],
+): Promise<string> {
   return (await rawFrame(port, token, frame)).slice(0, 90);
 }
 
@@ -42,12 +46,10 @@ async function main(): Promise<void> {
   const bomb = withZipBomb(await manyLayerProject(1));
   const tall = await manyLayerProject(LIMITS.layers);
   const taller = withLayerCount(tall, LIMITS.layers + 1);
-  const bigFrame = encodeWire({
-    type: 'call',
-    id: 1,
-    name: 'app.info',
-    payload: { x: new Uint8Array(200 * 1024 ** 2) },
-  });
+  const bigCall = { type: 'call', id: 1, name: 'app.info', payload: { x: new Uint8Array(200 * 1024 ** 2) } };
+  // As a client sends it (4 MiB pieces), and as one message (refused at its header).
+  const bigPieces = wireMessages(encodeWireParts(bigCall));
+  const bigFrame = encodeWire(bigCall);
   const deep = `{"type":"call","id":2,"name":"app.info","payload":${'['.repeat(1e6)}${']'.repeat(1e6)}}`;
   const invalid = `{${'x'.repeat(4 * 1024 * 1024 - 10)}`;
   const picture = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#468' } })
@@ -73,7 +75,8 @@ async function main(): Promise<void> {
       async () =>
         outcome(async () => attacker.call('document.openBytes', { name: 'taller.iedit', bytes: taller })),
     ],
-    ['200 MB of bytes sent to app.info', () => rawAnswer(port, token, bigFrame)],
+    ['200 MB of bytes sent to app.info, in pieces', () => rawAnswer(port, token, bigPieces)],
+    ['200 MB of bytes sent to app.info, one message', () => rawAnswer(port, token, bigFrame)],
     ['1,000,000-deep nesting', () => rawAnswer(port, token, deep)],
     ['invalid JSON (4 MB)', () => rawAnswer(port, token, invalid)],
     [

@@ -6,8 +6,15 @@ import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../src/main/server/server';
 import { createClient } from '../../src/shared/contract/client';
 import { ContractError } from '../../src/shared/contract/errors';
-import type { Dispatcher } from '../../src/main/app/dispatcher';
-import { decodeWire, encodeWire, frameFromData, WIRE_LIMITS } from '../../src/shared/contract/wire';
+import {
+  decodeWire,
+  encodeWire,
+  encodeWireParts,
+  frameFromData,
+  largestMessageBytes,
+  WIRE_LIMITS,
+  wireMessages,
+} from '../../src/shared/contract/wire';
 import { createWsTransport, type WebSocketLike } from '../../src/shared/contract/ws-transport';
 import { tempDir, testCore, type TestCore } from './helpers';
 
@@ -23,6 +30,51 @@ function openSocket(
     ws.on('unexpected-response', () => resolve(false));
   });
   return Promise.resolve({ ws, closed, opened });
+}
+
+/**
+ * Sends messages on a fresh connection, then a well-formed call (id 99); returns the results that
+ * came back and, if the server closed the connection, its close code.
+ */
+async function exchangeOn(
+  server: RunningServer,
+  frames: (string | Uint8Array)[],
+): Promise<{ answers: Record<string, unknown>[]; code: number | null }> {
+  const url = `ws://127.0.0.1:${server.port}/api?token=${server.token}`;
+  const { ws, opened, closed } = await openSocket(url);
+  expect(await opened).toBe(true);
+  const answers: Record<string, unknown>[] = [];
+  ws.on('message', (data, isBinary) => {
+    const decoded = decodeWire(isBinary ? frameFromData(data)! : data.toString());
+    if (decoded.ok) answers.push(decoded.message as Record<string, unknown>);
+  });
+  for (const frame of frames) ws.send(frame);
+  // A well-formed call last: when its answer arrives, the answers to the frames before it have too.
+  ws.send(encodeWire({ type: 'call', id: 99, name: 'app.info', payload: {} }));
+  const outcome = await Promise.race([
+    closed.then(({ code }) => ({ code })),
+    new Promise<{ code: null }>((resolve) => {
+      const timer = setInterval(() => {
+        if (answers.some((answer) => answer.id === 99)) {
+          clearInterval(timer);
+          resolve({ code: null });
+        }
+      }, 10);
+    }),
+  ]);
+  ws.close();
+  return { answers: answers.filter((answer) => answer.type === 'result'), code: outcome.code };
+}
+
+function pattern(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 7 + (i >> 11) + seed) & 255;
+  return bytes;
+}
+
+function refusal(answers: Record<string, unknown>[], id: number | null) {
+  return answers.find((answer) => answer.id === id && answer.ok === false) as
+    { error: { code: string; message: string } } | undefined;
 }
 
 describe('browser-mode server', () => {
@@ -166,36 +218,8 @@ describe('browser-mode server', () => {
   });
 
   it('answers every malformed frame: bad-request with the call id when readable, else closes', async () => {
-    const url = `ws://127.0.0.1:${server.port}/api?token=${server.token}`;
-    /** Sends frames on a fresh connection; returns the answers and, if it closed, the close code. */
-    const exchange = async (frames: (string | Uint8Array)[]) => {
-      const { ws, opened, closed } = await openSocket(url);
-      expect(await opened).toBe(true);
-      const answers: Record<string, unknown>[] = [];
-      ws.on('message', (data, isBinary) => {
-        const decoded = decodeWire(isBinary ? frameFromData(data)! : data.toString());
-        if (decoded.ok) answers.push(decoded.message as Record<string, unknown>);
-      });
-      for (const frame of frames) ws.send(frame);
-      // A well-formed call last: when its answer arrives, the answers to the frames before it have too.
-      ws.send(encodeWire({ type: 'call', id: 99, name: 'app.info', payload: {} }));
-      const outcome = await Promise.race([
-        closed.then(({ code }) => ({ code })),
-        new Promise<{ code: null }>((resolve) => {
-          const timer = setInterval(() => {
-            if (answers.some((answer) => answer.id === 99)) {
-              clearInterval(timer);
-              resolve({ code: null });
-            }
-          }, 10);
-        }),
-      ]);
-      ws.close();
-      return { answers: answers.filter((answer) => answer.type === 'result'), code: outcome.code };
-    };
-    const refused = (answers: Record<string, unknown>[], id: number | null) =>
-      answers.find((answer) => answer.id === id && answer.ok === false) as
-        { error: { code: string; message: string } } | undefined;
+    const exchange = (frames: (string | Uint8Array)[]) => exchangeOn(server, frames);
+    const refused = refusal;
 
     const deep = 1_000_000;
     const calls = await exchange([
@@ -233,45 +257,206 @@ describe('browser-mode server', () => {
     }
   });
 
-  it('refuses a frame over the size limit without decoding it (closes with 1009)', async () => {
-    const calls: string[] = [];
-    const dispatcher: Dispatcher = {
-      async dispatch(name) {
-        calls.push(String(name));
-        return { ok: true, value: null };
-      },
-    };
-    const small = await startServer({
-      dispatcher,
-      bus: core.bus,
-      rendererDir: tempDir('renderer-'),
-      wireLimits: { ...WIRE_LIMITS, jsonBytes: 64 * 1024, frameBytes: 1024 * 1024 },
+  describe('with small limits (pieces of 64 KiB, frames up to 1 MiB)', () => {
+    const PIECE = 64 * 1024;
+    const limits = { ...WIRE_LIMITS, jsonBytes: 64 * 1024, frameBytes: 1024 * 1024, pieceBytes: PIECE };
+    const calls: { name: string; bytes: Uint8Array | null }[] = [];
+    let small: RunningServer;
+    beforeAll(async () => {
+      small = await startServer({
+        dispatcher: {
+          async dispatch(name, payload) {
+            const bytes = (payload as { bytes?: unknown } | null)?.bytes;
+            calls.push({ name: String(name), bytes: bytes instanceof Uint8Array ? bytes : null });
+            return { ok: true, value: null };
+          },
+        },
+        bus: core.bus,
+        rendererDir: tempDir('renderer-'),
+        wireLimits: limits,
+      });
     });
-    try {
-      const url = `ws://127.0.0.1:${small.port}/api?token=${small.token}`;
-      for (const frame of [
-        encodeWire({
+    afterAll(() => small.close());
+    /** A client on the real transport; `sent`: the size of every message it sent. */
+    const smallClient = (sent: number[] = []) =>
+      createClient(
+        createWsTransport({
+          baseUrl: `http://127.0.0.1:${small.port}`,
+          token: small.token,
+          pieceBytes: PIECE,
+          createSocket: (url) => {
+            const ws = new WebSocket(url);
+            const send = ws.send.bind(ws);
+            ws.send = ((data: string | Uint8Array) => {
+              sent.push(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+              send(data);
+            }) as typeof ws.send;
+            return ws as unknown as WebSocketLike;
+          },
+        }),
+      );
+    const openBytes = (id: number, bytes: Uint8Array) =>
+      encodeWire({ type: 'call', id, name: 'document.openBytes', payload: { name: 'a.png', bytes } });
+
+    it('closes a connection whose one message is over a piece (ws: 1009), and keeps serving others', async () => {
+      calls.length = 0;
+      const other = smallClient();
+      try {
+        await other.call('app.info', {});
+        for (const frame of [
+          openBytes(1, new Uint8Array(2 * 1024 * 1024)), // over the frame limit too
+          openBytes(2, new Uint8Array(PIECE + 100)), // under the frame limit: a client must send pieces
+          encodeWire({ type: 'call', id: 3, name: 'app.info', payload: { x: 'y'.repeat(100 * 1024) } }),
+        ]) {
+          const result = await exchangeOn(small, [frame]);
+          expect(result).toEqual({ answers: [], code: 1009 });
+        }
+        await other.call('app.info', {});
+        expect(calls.map((call) => call.name)).toEqual(['app.info', 'app.info']);
+      } finally {
+        other.close();
+      }
+    });
+
+    it('takes an upload larger than a piece in pieces, byte for byte, and refuses one over the limit with its id', async () => {
+      calls.length = 0;
+      const sent: number[] = [];
+      const client = smallClient(sent);
+      try {
+        const bytes = pattern(300 * 1024 + 7, 5);
+        await client.call('document.openBytes', { name: 'a.png', bytes });
+        expect(calls).toHaveLength(1);
+        expect(Buffer.compare(calls[0]!.bytes!, bytes)).toBe(0);
+        expect(sent.length).toBeGreaterThanOrEqual(5);
+        expect(Math.max(...sent)).toBeLessThanOrEqual(PIECE + 12);
+        // Over the frame limit: refused when its first piece arrives, the rest dropped unanswered.
+        await expect(
+          client.call('document.openBytes', { name: 'b.png', bytes: new Uint8Array(2 * 1024 * 1024) }),
+        ).rejects.toMatchObject({
+          code: 'bad-request',
+          message: expect.stringMatching(/over the 1048576-byte limit/),
+        });
+        expect(calls).toHaveLength(1);
+        // The connection stays open and the next call is answered.
+        await expect(client.call('app.info', {})).resolves.toBeNull();
+      } finally {
+        client.close();
+      }
+    });
+
+    it('refuses a broken piece sequence with a bad-request naming the call, and runs none of it', async () => {
+      calls.length = 0;
+      const bytes = pattern(200 * 1024, 1);
+      const frame = openBytes(7, bytes) as Uint8Array;
+      const pieces = wireMessages(
+        encodeWireParts({
+          type: 'call',
+          id: 7,
+          name: 'document.openBytes',
+          payload: { name: 'a.png', bytes },
+        }),
+        PIECE,
+      ) as Uint8Array[];
+      expect(pieces).toHaveLength(4);
+      const total = frame.length;
+      const withTotal = (message: Uint8Array, value: number) => {
+        const copy = Uint8Array.from(message);
+        new DataView(copy.buffer).setUint32(4, value, true);
+        return copy;
+      };
+      const longer = new Uint8Array(pieces[3]!.length + 1);
+      longer.set(pieces[3]!);
+      const cases: {
+        label: string;
+        messages: (string | Uint8Array)[];
+        ids: (number | null)[];
+        reason: RegExp;
+      }[] = [
+        {
+          label: 'total over the limit',
+          messages: pieces.map((message) => withTotal(message, 1024 * 1024 + 1)),
+          ids: [7],
+          reason: /a message of 1048577 bytes is over the 1048576-byte limit/,
+        },
+        {
+          label: 'a piece beyond the total',
+          messages: [pieces[0]!, pieces[1]!, pieces[2]!, longer],
+          ids: [7],
+          reason: new RegExp(`a piece runs past the message's ${total} bytes`),
+        },
+        {
+          label: 'pieces out of order',
+          messages: [pieces[0]!, pieces[2]!, pieces[1]!, pieces[3]!],
+          ids: [7],
+          reason: /a piece at offset 131072 came where offset 65536 was due/,
+        },
+        {
+          label: 'a text frame in the middle',
+          messages: [
+            pieces[0]!,
+            pieces[1]!,
+            '{"type":"call","id":8,"name":"app.info","payload":{}}',
+            pieces[2]!,
+            pieces[3]!,
+          ],
+          ids: [7, 8],
+          reason: /in the middle/,
+        },
+      ];
+      for (const { label, messages, ids, reason } of cases) {
+        const result = await exchangeOn(small, messages);
+        expect([label, result.code]).toEqual([label, null]);
+        const refusals = result.answers.filter((answer) => answer.ok === false);
+        expect([label, refusals.map((answer) => answer.id)]).toEqual([label, ids]);
+        for (const answer of refusals)
+          expect([label, answer.error]).toMatchObject([
+            label,
+            { code: 'bad-request', message: expect.stringMatching(reason) },
+          ]);
+        expect(refusal(result.answers, 99), label).toBeUndefined();
+      }
+      // Only the well-formed calls that closed each exchange ran.
+      expect(calls.map((call) => call.name)).toEqual(['app.info', 'app.info', 'app.info', 'app.info']);
+    });
+
+    it('forgets a sequence when its connection drops; a new connection works', async () => {
+      calls.length = 0;
+      const bytes = pattern(200 * 1024, 2);
+      const pieces = wireMessages(
+        encodeWireParts({
           type: 'call',
           id: 1,
-          name: 'app.info',
-          payload: { x: new Uint8Array(2 * 1024 * 1024) },
+          name: 'document.openBytes',
+          payload: { name: 'a.png', bytes },
         }),
-        encodeWire({ type: 'call', id: 2, name: 'app.info', payload: { x: 'y'.repeat(100 * 1024) } }),
-      ]) {
-        const { ws, opened, closed } = await openSocket(url);
-        expect(await opened).toBe(true);
-        ws.send(frame);
-        expect((await closed).code).toBe(1009);
+        PIECE,
+      ) as Uint8Array[];
+      const { ws, opened, closed } = await openSocket(
+        `ws://127.0.0.1:${small.port}/api?token=${small.token}`,
+      );
+      expect(await opened).toBe(true);
+      ws.send(pieces[0]!);
+      ws.send(pieces[1]!);
+      ws.terminate();
+      await closed;
+      const again = await exchangeOn(small, pieces.slice(2));
+      // The rest of the dropped sequence, on a new connection, has no start.
+      expect(refusal(again.answers, null)?.error.message).toMatch(/came without the pieces before it/);
+      const client = smallClient();
+      try {
+        await client.call('document.openBytes', { name: 'a.png', bytes });
+      } finally {
+        client.close();
       }
-      expect(calls).toEqual([]);
-    } finally {
-      await small.close();
-    }
+      expect(calls.map((call) => call.name)).toEqual(['app.info', 'document.openBytes']);
+      expect(Buffer.compare(calls[1]!.bytes!, bytes)).toBe(0);
+    });
   });
 
-  it('moves bytes both ways as binary frames, byte for byte', async () => {
+  it('moves bytes both ways as binary frames, byte for byte (20 MiB up, in pieces)', async () => {
     const sent: Uint8Array[] = [];
     const frames: { binary: boolean; length: number }[] = [];
+    const messagesSent: number[] = [];
     const echo = await startServer({
       dispatcher: {
         async dispatch(name, payload) {
@@ -292,12 +477,16 @@ describe('browser-mode server', () => {
         ws.on('message', (data, isBinary) =>
           frames.push({ binary: isBinary, length: (data as ArrayBuffer).byteLength }),
         );
+        const send = ws.send.bind(ws);
+        ws.send = ((data: Uint8Array) => {
+          messagesSent.push(data.length);
+          send(data);
+        }) as typeof ws.send;
         return ws as unknown as WebSocketLike;
       },
     });
     try {
-      const bytes = new Uint8Array(3 * 1024 * 1024 + 1);
-      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 11)) & 255;
+      const bytes = pattern(20 * 1024 * 1024 + 1, 0);
       const result = await transport.call('document.openBytes', { name: 'big.png', bytes });
       expect(result.ok).toBe(true);
       expect(sent[0]!.length).toBe(bytes.length);
@@ -307,6 +496,9 @@ describe('browser-mode server', () => {
       expect(back.length).toBe(bytes.length);
       expect([back[0], back[back.length - 1]]).toEqual([bytes[bytes.length - 1], bytes[0]]);
       expect(Buffer.compare(Buffer.from(back).reverse(), bytes)).toBe(0);
+      // Up, the call went in 6 pieces, none over what the server takes in one message.
+      expect(messagesSent).toHaveLength(6);
+      expect(Math.max(...messagesSent)).toBe(largestMessageBytes(WIRE_LIMITS));
       // The answer came as one binary frame not much larger than the bytes (base64 would be 4/3).
       const answer = frames.find((frame) => frame.binary);
       expect(answer!.length).toBeGreaterThan(bytes.length);

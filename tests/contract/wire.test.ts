@@ -1,11 +1,16 @@
 /** The WebSocket wire format: bytes travel as binary segments, and hostile frames are refused before any work. */
 import { describe, expect, it, vi } from 'vitest';
+import { LIMITS } from '../../src/shared/contract/limits';
 import {
   decodeWire,
   encodeWire,
   encodeWireParts,
+  largestMessageBytes,
+  PieceAssembler,
   scanJson,
   WIRE_LIMITS,
+  wireMessages,
+  type PieceStep,
 } from '../../src/shared/contract/wire';
 
 function pattern(length: number, seed: number): Uint8Array {
@@ -131,5 +136,164 @@ describe('wire format', () => {
     // Strings with brackets and escaped quotes do not count as nesting.
     expect(scanJson('{"id":5,"a":"[[[[\\"[[[[","b":[[1]]}', 3)).toEqual({ tooDeep: false, id: 5 });
     expect(scanJson('{"a":{"id":7},"id":8}', 64)).toEqual({ tooDeep: false, id: 8 });
+  });
+});
+
+/** A piece made by hand: "IEP1", total, offset, then the slice. */
+function piece(total: number, offset: number, slice: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(12 + slice.length);
+  bytes.set([0x49, 0x45, 0x50, 0x31]);
+  new DataView(bytes.buffer).setUint32(4, total, true);
+  new DataView(bytes.buffer).setUint32(8, offset, true);
+  bytes.set(slice, 12);
+  return bytes;
+}
+
+/** Feeds messages to the assembler; every step, in order. */
+function feed(assembler: PieceAssembler, messages: (string | Uint8Array)[]): PieceStep[] {
+  return messages.map((message) => assembler.accept(message));
+}
+
+describe('large frames travel as pieces', () => {
+  const PIECE = 1000;
+  const limits = { ...WIRE_LIMITS, jsonBytes: 4000, frameBytes: 10_000, pieceBytes: PIECE };
+  const call = (id: number, bytes: Uint8Array) => ({
+    type: 'call',
+    id,
+    name: 'document.openBytes',
+    payload: { name: 'a.png', empty: new Uint8Array(0), bytes },
+  });
+
+  it('keeps a piece (with its prefix) within what the server takes in one message', () => {
+    expect(LIMITS.wirePieceBytes).toBe(4 * 1024 * 1024);
+    expect(largestMessageBytes(WIRE_LIMITS)).toBe(4 * 1024 * 1024 + 12);
+    expect(largestMessageBytes(limits)).toBe(4000);
+  });
+
+  it('sends a frame up to one piece as it is, a larger one as ordered pieces that add up to it', () => {
+    expect(wireMessages(encodeWireParts({ id: 1 }), PIECE)).toEqual(['{"id":1}']);
+    const small = call(2, pattern(500, 1));
+    expect(wireMessages(encodeWireParts(small), PIECE)).toEqual([encodeWire(small)]);
+
+    const bytes = pattern(7654, 9);
+    const frame = encodeWire(call(3, bytes)) as Uint8Array;
+    const messages = wireMessages(encodeWireParts(call(3, bytes)), PIECE) as Uint8Array[];
+    expect(messages).toHaveLength(Math.ceil(frame.length / PIECE));
+    let offset = 0;
+    for (const message of messages) {
+      const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+      expect(new TextDecoder().decode(message.subarray(0, 4))).toBe('IEP1');
+      expect([view.getUint32(4, true), view.getUint32(8, true)]).toEqual([frame.length, offset]);
+      expect(message.length).toBeLessThanOrEqual(PIECE + 12);
+      expect(Buffer.compare(message.subarray(12), frame.subarray(offset, offset + message.length - 12))).toBe(
+        0,
+      );
+      offset += message.length - 12;
+    }
+    expect(offset).toBe(frame.length);
+
+    const assembler = new PieceAssembler(limits);
+    const steps = feed(assembler, messages);
+    expect(steps.slice(0, -1).every((step) => step.kind === 'pending')).toBe(true);
+    const last = steps.at(-1)!;
+    expect(last.kind).toBe('frame');
+    const assembled = (last as { frame: Uint8Array }).frame;
+    expect(Buffer.compare(assembled, frame)).toBe(0);
+    const decoded = decodeWire(assembled, limits) as { ok: true; message: ReturnType<typeof call> };
+    expect(decoded.ok).toBe(true);
+    expect(Buffer.compare(decoded.message.payload.bytes, bytes)).toBe(0);
+    expect(decoded.message.payload.empty).toEqual(new Uint8Array(0));
+    expect(assembler.assembling).toBe(false);
+    // Ordinary messages pass straight through.
+    expect(assembler.accept('{"id":4}')).toEqual({ kind: 'frame', frame: '{"id":4}' });
+  });
+
+  it('refuses a broken piece sequence with the call’s id, drops it, and takes the next good one', () => {
+    const frame = encodeWire(call(21, pattern(3500, 4))) as Uint8Array;
+    const total = frame.length;
+    const good = wireMessages(encodeWireParts(call(22, pattern(2500, 5))), PIECE) as Uint8Array[];
+    const goodFrame = encodeWire(call(22, pattern(2500, 5))) as Uint8Array;
+    const slice = (from: number, to: number) => frame.subarray(from, to);
+    const cases: {
+      label: string;
+      messages: (string | Uint8Array)[];
+      reason: RegExp;
+      id: number | null;
+      interrupting?: string | Uint8Array;
+    }[] = [
+      {
+        label: 'total over the frame limit (refused from the first piece, before any allocation)',
+        messages: [piece(10_001, 0, slice(0, 1000)), piece(10_001, 1000, slice(1000, 2000))],
+        reason: /a message of 10001 bytes is over the 10000-byte limit/,
+        id: 21,
+      },
+      {
+        label: 'a piece past the total',
+        messages: [piece(total, 0, slice(0, 1000)), piece(total, 1000, new Uint8Array(total))],
+        reason: new RegExp(`a piece runs past the message's ${total} bytes`),
+        id: 21,
+      },
+      {
+        label: 'a piece out of order',
+        messages: [piece(total, 0, slice(0, 1000)), piece(total, 2000, slice(2000, 3000))],
+        reason: /a piece at offset 2000 came where offset 1000 was due/,
+        id: 21,
+      },
+      {
+        label: 'a repeated piece',
+        messages: [piece(total, 0, slice(0, 1000)), piece(total, 0, slice(0, 1000))],
+        reason: /a piece at offset 0 came where offset 1000 was due/,
+        id: 21,
+      },
+      {
+        label: 'a piece without the ones before it',
+        messages: [piece(total, 1000, slice(1000, 2000))],
+        reason: /a piece at offset 1000 of \d+ bytes came without the pieces before it/,
+        id: null,
+      },
+      {
+        label: 'a piece with another total',
+        messages: [piece(total, 0, slice(0, 1000)), piece(total + 1, 1000, slice(1000, 2000))],
+        reason: /a piece of a \d+-byte message came in the middle of a \d+-byte one/,
+        id: 21,
+      },
+      {
+        label: 'an empty piece',
+        messages: [piece(total, 0, slice(0, 1000)), piece(total, 1000, new Uint8Array(0))],
+        reason: /an empty piece/,
+        id: 21,
+      },
+      {
+        label: 'a text frame in the middle',
+        messages: [piece(total, 0, slice(0, 1000)), '{"type":"call","id":30}'],
+        reason: /a message arrived in the middle of a \d+-byte piece sequence \(1000 bytes in\)/,
+        id: 21,
+        interrupting: '{"type":"call","id":30}',
+      },
+      {
+        label: 'an ordinary binary frame in the middle',
+        messages: [piece(total, 0, slice(0, 1000)), goodFrame],
+        reason: /in the middle of a \d+-byte piece sequence/,
+        id: 21,
+        interrupting: goodFrame,
+      },
+    ];
+    for (const { label, messages, reason, id, interrupting } of cases) {
+      const assembler = new PieceAssembler(limits);
+      const steps = feed(assembler, messages);
+      const refused = steps.filter((step) => step.kind === 'refused');
+      expect([label, refused.length]).toEqual([label, 1]);
+      expect(refused[0], label).toMatchObject({ id, reason: expect.stringMatching(reason) });
+      expect((refused[0] as { interrupting?: unknown }).interrupting, label).toBe(interrupting);
+      expect(assembler.assembling, label).toBe(false);
+      // The rest of the refused sequence is dropped without another answer...
+      const first = new DataView((messages[0] as Uint8Array).buffer).getUint32(4, true);
+      const rest = feed(assembler, [piece(first, 3000, slice(3000, total))]);
+      expect([label, rest.map((step) => step.kind)]).toEqual([label, ['dropped']]);
+      // ...and the next well-formed message goes through whole.
+      const next = feed(assembler, good);
+      expect(next.at(-1)!.kind, label).toBe('frame');
+      expect(Buffer.compare((next.at(-1) as { frame: Uint8Array }).frame, goodFrame), label).toBe(0);
+    }
   });
 });

@@ -19,7 +19,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppClient } from '../../src/shared/contract/client';
 import type { DocumentView } from '../../src/shared/contract/schemas';
 import { LIMITS } from '../../src/shared/contract/limits';
-import { encodeWire } from '../../src/shared/contract/wire';
+import {
+  encodeWire,
+  encodeWireParts,
+  largestMessageBytes,
+  WIRE_LIMITS,
+  wireMessages,
+} from '../../src/shared/contract/wire';
 import { connectClient, startBrowserServer, type BrowserServer } from '../support/browser-server';
 import { manyLayerProject, rawFrame, withLayerCount, withZipBomb } from '../support/hostile-inputs';
 import { measure, startProbe, type Liveness, type Probe } from '../support/liveness';
@@ -28,8 +34,9 @@ import { measure, startProbe, type Liveness, type Probe } from '../support/liven
 const BOUND_MS = 100;
 
 /**
- * Announces a binary frame one byte over the size limit and sends its first MiB, on a raw socket
- * (a client library would want the whole frame in memory). Resolves with the server's close code.
+ * Announces a binary frame one byte over the size limit of one message (a piece) and sends its
+ * first MiB, on a raw socket (a client library would want the whole frame in memory). Resolves with
+ * the server's close code.
  */
 function oversizedFrame(port: number, token: string): Promise<number> {
   return new Promise((closed, failed) => {
@@ -64,7 +71,7 @@ function oversizedFrame(port: number, token: string): Promise<number> {
         const header = Buffer.alloc(14);
         header[0] = 0x82; // FIN, binary
         header[1] = 0x80 | 127; // masked, 64-bit length
-        header.writeBigUInt64BE(BigInt(LIMITS.wireFrameBytes + 1), 2);
+        header.writeBigUInt64BE(BigInt(largestMessageBytes(WIRE_LIMITS) + 1), 2);
         randomBytes(4).copy(header, 10);
         socket.write(header);
         socket.write(Buffer.alloc(1024 * 1024));
@@ -113,7 +120,9 @@ describe('browser mode stays live: its event loop is held ≤ 100 ms (p99) while
     tall: Uint8Array;
     bomb: Uint8Array;
     tenThousand: Uint8Array;
+    /** 64 MiB of $bytes to app.info: as one frame, and as the pieces a client sends. */
     bytesFrame: Uint8Array;
+    bytesPieces: (string | Uint8Array)[];
   };
 
   /**
@@ -122,17 +131,13 @@ describe('browser mode stays live: its event loop is held ≤ 100 ms (p99) while
    * probe's waits (the issue's own measure) are reported beside it: on this shared machine they
    * also hold the time the server and the probe waited for a core, which says nothing about the server.
    */
-  function expectLive(label: string, result: Liveness<unknown>, bound: { maxHeldMs?: number } = {}): void {
+  function expectLive(label: string, result: Liveness<unknown>): void {
     const { wall, busy } = result.loop;
     figures.push(
       `${label}: app.info p99 ${result.p99.toFixed(0)} ms, max ${result.max.toFixed(0)} ms (${result.waits.length} calls); server loop held p99 ${busy.p99.toFixed(0)} ms, max ${busy.max.toFixed(0)} ms; loop delay (wall) p99 ${wall.p99.toFixed(0)} ms, max ${wall.max.toFixed(0)} ms`,
     );
     expect(result.waits.length, `${label}: app.info calls answered`).toBeGreaterThan(0);
-    if (bound.maxHeldMs !== undefined) {
-      expect(busy.max, `${label}: server event loop held, longest (ms)`).toBeLessThanOrEqual(bound.maxHeldMs);
-    } else {
-      expect(busy.p99, `${label}: server event loop held, p99 (ms)`).toBeLessThanOrEqual(BOUND_MS);
-    }
+    expect(busy.p99, `${label}: server event loop held, p99 (ms)`).toBeLessThanOrEqual(BOUND_MS);
   }
 
   beforeAll(async () => {
@@ -154,13 +159,14 @@ describe('browser mode stays live: its event loop is held ≤ 100 ms (p99) while
     inputs.tall = await manyLayerProject(LIMITS.layers);
     inputs.bomb = withZipBomb(await manyLayerProject(1), 6);
     inputs.tenThousand = withLayerCount(await manyLayerProject(1), 10_000, 6);
-    const frame = encodeWire({
+    const bytesCall = {
       type: 'call',
       id: 7,
       name: 'app.info',
       payload: { x: new Uint8Array(64 * 1024 * 1024) },
-    });
-    inputs.bytesFrame = frame as Uint8Array;
+    };
+    inputs.bytesFrame = encodeWire(bytesCall) as Uint8Array;
+    inputs.bytesPieces = wireMessages(encodeWireParts(bytesCall));
     server = await startBrowserServer(work, { measureLoopDelay: true });
     probe = await startProbe(server.port, server.token);
     client = connectClient(server.port, server.token);
@@ -231,20 +237,27 @@ describe('browser mode stays live: its event loop is held ≤ 100 ms (p99) while
     expectLive('10,000-layer project', result);
   });
 
-  it('a frame over the size limit is refused (closed with 1009) before it is received', async () => {
+  it('a message over the size of one piece is refused (closed with 1009) before it is received', async () => {
     const result = await measure(server, probe, () => oversizedFrame(server.port, server.token));
     expect(answerOf(result)).toBe(1009);
-    expectLive('frame over the size limit', result);
+    expectLive('message over one piece', result);
   });
 
-  it('64 MiB of $bytes sent to a call that takes none get a bad-request answer', async () => {
+  it('64 MiB of $bytes in one message: the connection is closed (1009) at the frame header', async () => {
     const result = await measure(server, probe, () => rawFrame(server.port, server.token, inputs.bytesFrame));
+    expect(answerOf(result)).toBe('closed 1009');
+    expectLive('64 MiB of $bytes in one message', result);
+  });
+
+  it('64 MiB of $bytes sent in pieces to a call that takes none get a bad-request answer', async () => {
+    expect(inputs.bytesPieces).toHaveLength(17);
+    const result = await measure(server, probe, () =>
+      rawFrame(server.port, server.token, inputs.bytesPieces),
+    );
     const answer = JSON.parse(answerOf(result)) as { id: number; ok: boolean; error: { code: string } };
     expect(answer).toMatchObject({ id: 7, ok: false, error: { code: 'bad-request' } });
-    // Not held to 100 ms: ws assembles and unmasks a received frame in one piece (0.3–0.7 s for 64 MiB
-    // on this machine), which only uploads sent in smaller frames would avoid (README, Reliability).
-    // What this case guards is that the bytes are sized and refused, never decoded: before, 300 MB
-    // held the loop 21.8 s; decoding 64 MiB of base64 or JSON alone would take several seconds.
-    expectLive('64 MiB of $bytes to app.info', result, { maxHeldMs: 1500 });
+    // The pieces are assembled (4 MiB per message, so ws never holds the loop long) and the bytes
+    // are sized and refused before any handler, never decoded: before, 300 MB held the loop 21.8 s.
+    expectLive('64 MiB of $bytes to app.info, in pieces', result);
   });
 });

@@ -122,11 +122,20 @@ export function withLayerCount(project: Uint8Array, count: number, level: ZipLev
   );
 }
 
-/** Sends one frame on a connection of its own; the call's answer, or the close code. */
-export function rawFrame(port: number, token: string, frame: string | Uint8Array): Promise<string> {
+/**
+ * Sends one frame (or several messages, such as the pieces of one) on a connection of its own; the
+ * first call's answer, or the close code.
+ */
+export function rawFrame(
+  port: number,
+  token: string,
+  frame: string | Uint8Array | (string | Uint8Array)[],
+): Promise<string> {
   return new Promise((answered) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/api?token=${token}`);
-    ws.on('open', () => ws.send(frame));
+    ws.on('open', () => {
+      for (const message of Array.isArray(frame) ? frame : [frame]) ws.send(message);
+    });
     ws.on('message', (data, isBinary) => {
       const text = isBinary ? '' : data.toString();
       if (!text.includes('"result"')) return;

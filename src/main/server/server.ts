@@ -14,6 +14,8 @@ import {
   decodeWire,
   encodeWireParts,
   frameFromData,
+  largestMessageBytes,
+  PieceAssembler,
   WIRE_LIMITS,
   type WireLimits,
   type WireMessage,
@@ -100,9 +102,11 @@ function joinFragments(data: unknown): unknown {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const token = options.token ?? newToken();
   let port = options.port ?? 0;
-  // ws refuses (and closes with 1009) a frame over the limit before buffering all of it.
+  // ws buffers, joins and unmasks each received message in one go on the event loop, so no message
+  // may be large: a big upload comes as pieces (wire.ts). A message over one piece (or one text
+  // frame) is refused at its frame header, before it is buffered: ws closes with 1009.
   const wireLimits = options.wireLimits ?? WIRE_LIMITS;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: wireLimits.frameBytes });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: largestMessageBytes(wireLimits) });
   const sockets = new Set<WebSocket>();
 
   const server = createServer((request, response) => {
@@ -185,13 +189,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const refuse = (id: number | null, message: string) =>
       send({ type: 'result', id, ok: false, error: { code: 'bad-request', message } });
-    ws.on('message', (data, isBinary) => {
-      const frame = isBinary ? frameFromData(joinFragments(data)) : data.toString();
-      const decoded = frame === null ? null : decodeWire(frame, wireLimits);
-      if (!decoded || (!decoded.ok && decoded.kind === 'unreadable')) {
-        const tooLarge = decoded && !decoded.ok && decoded.kind === 'unreadable' && decoded.tooLarge;
-        const reason = decoded && !decoded.ok ? decoded.reason : 'unreadable frame';
-        ws.close(tooLarge ? TOO_BIG_CODE : INVALID_FRAME_CODE, reason.slice(0, 120));
+    /** Decodes and dispatches one whole frame; `refusal`: refuse it (with its id) instead of running it. */
+    const handle = (frame: string | Uint8Array, refusal?: string) => {
+      const decoded = decodeWire(frame, wireLimits);
+      if (!decoded.ok && decoded.kind === 'unreadable') {
+        ws.close(decoded.tooLarge ? TOO_BIG_CODE : INVALID_FRAME_CODE, decoded.reason.slice(0, 120));
         return;
       }
       if (!decoded.ok) {
@@ -200,6 +202,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       const { type, id, name, payload } = decoded.message as Record<string, unknown>;
       const readId = typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
+      if (refusal) {
+        refuse(readId, `Invalid message: ${refusal}`);
+        return;
+      }
       if (type !== 'call' || readId === null) {
         refuse(readId, 'Invalid message: expected {"type":"call","id":<integer>,"name":…,"payload":…}');
         return;
@@ -211,6 +217,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             : { type: 'result', id: readId, ok: false, error: result.error },
         );
       });
+    };
+    const pieces = new PieceAssembler(wireLimits);
+    ws.on('message', (data, isBinary) => {
+      const received = isBinary ? frameFromData(joinFragments(data)) : data.toString();
+      if (received === null) {
+        ws.close(INVALID_FRAME_CODE, 'unreadable frame');
+        return;
+      }
+      const step = pieces.accept(received);
+      if (step.kind === 'frame') handle(step.frame);
+      else if (step.kind === 'refused') {
+        refuse(step.id, `Invalid message: ${step.reason}`);
+        if (step.interrupting !== undefined)
+          handle(step.interrupting, 'it came in the middle of another message’s pieces');
+      }
     });
     ws.on('close', () => {
       sockets.delete(ws);

@@ -32,6 +32,13 @@ export const LIMITS = {
   wireJsonBytes: 4 * 1024 * 1024,
   /** Browser mode: one frame, header and bytes (the largest upload plus its header). */
   wireFrameBytes: 512 * 1024 * 1024 + 4 * 1024 * 1024,
+  /**
+   * Browser mode: the most bytes of a frame one WebSocket message carries; a larger frame travels
+   * as pieces of this size (wire.ts). `ws` buffers, joins and unmasks each received message in one
+   * go on the server's event loop: 64 MiB held it 0.3–0.7 s on the shared test machine, a 4 MiB
+   * piece ~20–40 ms (mostly first writes to new memory). The same size as the largest text frame.
+   */
+  wirePieceBytes: 4 * 1024 * 1024,
   /** Browser mode: arrays and objects nested in one message. */
   wireDepth: 64,
 } as const;

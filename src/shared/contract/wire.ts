@@ -8,6 +8,13 @@
  * The header is `{"sizes":[n0,n1,…],"message":…}`; inside the message every Uint8Array is replaced by
  * `{"$bytes": i}`, the index of its segment. Decoding checks sizes, nesting and placeholders before
  * anything else looks at the message; segments come back as views into the frame (no copy).
+ *
+ * A frame larger than a piece (LIMITS.wirePieceBytes) goes to the server as several binary messages,
+ * so that no received message is large:
+ *
+ *   "IEP1" | frame's total length (uint32, LE) | this slice's offset in it (uint32, LE) | slice
+ *
+ * sent in order; the server puts them back together (`PieceAssembler`) and decodes the whole.
  * Works in browsers and in Node (no Buffer): the renderer and the server share it.
  */
 import { LIMITS } from './limits';
@@ -15,6 +22,9 @@ import { LIMITS } from './limits';
 const BYTES_KEY = '$bytes';
 const MAGIC = [0x49, 0x45, 0x57, 0x31]; // "IEW1"
 const PREFIX_BYTES = 8;
+const PIECE_MAGIC = [0x49, 0x45, 0x50, 0x31]; // "IEP1"
+/** A piece's prefix: magic, total, offset. */
+export const PIECE_PREFIX_BYTES = 12;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
@@ -35,13 +45,21 @@ export interface WireLimits {
   frameBytes: number;
   /** Arrays and objects inside one another. */
   depth: number;
+  /** A frame larger than this is sent as pieces of at most this many bytes (plus their prefix). */
+  pieceBytes: number;
 }
 
 export const WIRE_LIMITS: WireLimits = {
   jsonBytes: LIMITS.wireJsonBytes,
   frameBytes: LIMITS.wireFrameBytes,
   depth: LIMITS.wireDepth,
+  pieceBytes: LIMITS.wirePieceBytes,
 };
+
+/** The largest WebSocket message a receiver needs to take: a text frame or one piece. */
+export function largestMessageBytes(limits: WireLimits): number {
+  return Math.max(limits.jsonBytes, limits.pieceBytes + PIECE_PREFIX_BYTES);
+}
 
 /**
  * What decoding found. `unreadable`: not a frame of this protocol at all (the connection should
@@ -109,7 +127,52 @@ export function encodeWireParts(value: unknown): string | Uint8Array[] {
 export function encodeWire(value: unknown): string | Uint8Array {
   const parts = encodeWireParts(value);
   if (typeof parts === 'string') return parts;
+  return joinParts(
+    parts,
+    parts.reduce((sum, part) => sum + part.length, 0),
+  );
+}
+
+/**
+ * The WebSocket messages that carry one frame: a text frame as it is, a binary frame up to
+ * `pieceBytes` joined, a larger one as pieces cut straight from its parts (never joined whole).
+ */
+export function wireMessages(
+  parts: string | Uint8Array[],
+  pieceBytes: number = WIRE_LIMITS.pieceBytes,
+): (string | Uint8Array)[] {
+  if (typeof parts === 'string') return [parts];
   const total = parts.reduce((sum, part) => sum + part.length, 0);
+  if (total <= pieceBytes) return [joinParts(parts, total)];
+  if (total > 0xffffffff) throw new RangeError(`a frame of ${total} bytes is too large to send`);
+  const pieces: Uint8Array[] = [];
+  let part = 0;
+  let partOffset = 0;
+  for (let offset = 0; offset < total; offset += pieceBytes) {
+    const length = Math.min(pieceBytes, total - offset);
+    const piece = new Uint8Array(PIECE_PREFIX_BYTES + length);
+    piece.set(PIECE_MAGIC, 0);
+    const view = new DataView(piece.buffer);
+    view.setUint32(4, total, true);
+    view.setUint32(8, offset, true);
+    let filled = PIECE_PREFIX_BYTES;
+    while (filled < piece.length) {
+      const source = parts[part]!;
+      const take = Math.min(source.length - partOffset, piece.length - filled);
+      piece.set(source.subarray(partOffset, partOffset + take), filled);
+      filled += take;
+      partOffset += take;
+      if (partOffset === source.length) {
+        part++;
+        partOffset = 0;
+      }
+    }
+    pieces.push(piece);
+  }
+  return pieces;
+}
+
+function joinParts(parts: Uint8Array[], total: number): Uint8Array {
   const frame = new Uint8Array(total);
   let offset = 0;
   for (const part of parts) {
@@ -283,4 +346,129 @@ export function frameFromData(data: unknown): string | Uint8Array | null {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return null;
+}
+
+/**
+ * What one received message amounts to. `frame`: a whole frame to decode (an ordinary message, or
+ * the last piece completed one). `pending`: a piece was kept, more are due. `dropped`: a later piece
+ * of a sequence already refused, ignored without another answer. `refused`: a piece sequence broke
+ * a rule and was dropped; `id` is its call's id when the first piece held it, and `interrupting` is
+ * the ordinary message that arrived in its middle (refused too: the sender broke the order).
+ */
+export type PieceStep =
+  | { kind: 'frame'; frame: string | Uint8Array }
+  | { kind: 'pending' }
+  | { kind: 'dropped' }
+  | { kind: 'refused'; reason: string; id: number | null; interrupting?: string | Uint8Array };
+
+interface Piece {
+  total: number;
+  offset: number;
+  bytes: Uint8Array;
+}
+
+function readPiece(message: string | Uint8Array): Piece | null {
+  if (typeof message === 'string' || message.length < PIECE_PREFIX_BYTES) return null;
+  if (PIECE_MAGIC.some((byte, i) => message[i] !== byte)) return null;
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  return {
+    total: view.getUint32(4, true),
+    offset: view.getUint32(8, true),
+    bytes: message.subarray(PIECE_PREFIX_BYTES),
+  };
+}
+
+/** The call id in a frame's header, when the frame's start holds all of the header. */
+function callIdAtStart(start: Uint8Array, limits: WireLimits): number | null {
+  if (start.length < PREFIX_BYTES || MAGIC.some((byte, i) => start[i] !== byte)) return null;
+  const headerLength = new DataView(start.buffer, start.byteOffset, start.byteLength).getUint32(4, true);
+  if (headerLength > limits.jsonBytes || PREFIX_BYTES + headerLength > start.length) return null;
+  try {
+    const header = textDecoder.decode(start.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength));
+    return scanJson(header, limits.depth, 2).id;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Puts pieces back into frames, one sequence at a time per connection. The total is checked against
+ * `limits.frameBytes` before the frame's buffer is allocated; pieces must come in order, each
+ * continuing the last, and add up to the total exactly. Anything else drops the sequence.
+ */
+export class PieceAssembler {
+  private frame: Uint8Array | null = null;
+  private received = 0;
+  /** Totals of refused sequences: their later pieces are dropped without more answers. */
+  private dropping: number[] = [];
+
+  constructor(private readonly limits: WireLimits = WIRE_LIMITS) {}
+
+  /** Whether a sequence is part-way in. */
+  get assembling(): boolean {
+    return this.frame !== null;
+  }
+
+  accept(message: string | Uint8Array): PieceStep {
+    const piece = readPiece(message);
+    if (!piece) {
+      this.dropping = [];
+      if (!this.frame) return { kind: 'frame', frame: message };
+      const step = this.refuse(
+        `a message arrived in the middle of a ${this.frame.length}-byte piece sequence (${this.received} bytes in); the sequence was dropped`,
+        [this.frame.length],
+      );
+      return { ...step, interrupting: message };
+    }
+    const { total, offset, bytes } = piece;
+    if (!this.frame && offset > 0 && this.dropping.includes(total)) {
+      if (offset + bytes.length >= total) this.dropping = this.dropping.filter((t) => t !== total);
+      return { kind: 'dropped' };
+    }
+    this.dropping = [];
+    if (!this.frame) {
+      if (offset !== 0)
+        return this.refuse(
+          `a piece at offset ${offset} of ${total} bytes came without the pieces before it`,
+          [total],
+        );
+      if (total > this.limits.frameBytes)
+        return this.refuse(
+          `a message of ${total} bytes is over the ${this.limits.frameBytes}-byte limit`,
+          [total],
+          bytes,
+        );
+    } else if (total !== this.frame.length) {
+      return this.refuse(
+        `a piece of a ${total}-byte message came in the middle of a ${this.frame.length}-byte one; both were dropped`,
+        [this.frame.length, total],
+      );
+    } else if (offset !== this.received) {
+      return this.refuse(`a piece at offset ${offset} came where offset ${this.received} was due`, [total]);
+    }
+    if (bytes.length === 0) return this.refuse('an empty piece', [total], bytes);
+    if (offset + bytes.length > total)
+      return this.refuse(`a piece runs past the message's ${total} bytes`, [total], bytes);
+    if (!this.frame) this.frame = new Uint8Array(total);
+    this.frame.set(bytes, offset);
+    this.received += bytes.length;
+    if (this.received < total) return { kind: 'pending' };
+    const frame = this.frame;
+    this.frame = null;
+    this.received = 0;
+    return { kind: 'frame', frame };
+  }
+
+  /**
+   * Drops the sequence in progress, if any, and the rest of those of `totals` bytes. The call's id is
+   * read from the bytes received so far, or from `first` when the refused piece starts a sequence.
+   */
+  private refuse(reason: string, totals: number[], first?: Uint8Array): PieceStep & { kind: 'refused' } {
+    const held = this.frame ? this.frame.subarray(0, this.received) : first;
+    const id = held ? callIdAtStart(held, this.limits) : null;
+    this.frame = null;
+    this.received = 0;
+    this.dropping = totals;
+    return { kind: 'refused', reason, id };
+  }
 }

@@ -8,9 +8,10 @@ import type { Transport } from './client';
 import type { CallResult } from './errors';
 import {
   decodeWire,
-  encodeWire,
+  encodeWireParts,
   frameFromData,
   WIRE_LIMITS,
+  wireMessages,
   type WireLimits,
   type WireMessage,
 } from './wire';
@@ -34,6 +35,8 @@ export interface WsTransportOptions {
   token: string;
   createSocket: (url: string) => WebSocketLike;
   reconnectDelayMs?: number;
+  /** A message larger than this goes as pieces (wire.ts); the server's limit by default. */
+  pieceBytes?: number;
 }
 
 const OPEN = 1;
@@ -154,7 +157,9 @@ export function createWsTransport(options: WsTransportOptions): Transport {
       return new Promise<CallResult>((resolve) => {
         pending.set(id, resolve);
         try {
-          ws.send(encodeWire({ type: 'call', id, name, payload } satisfies WireMessage));
+          const parts = encodeWireParts({ type: 'call', id, name, payload } satisfies WireMessage);
+          // The pieces of one message leave back to back: nothing can come between them.
+          for (const message of wireMessages(parts, options.pieceBytes)) ws.send(message);
         } catch (error) {
           pending.delete(id);
           resolve({ ok: false, error: { code: 'disconnected', message: String(error) } });
