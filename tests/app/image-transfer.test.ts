@@ -84,9 +84,15 @@ interface Watch {
   onReceive?: (message: WorkerToHost, handle: WorkerHandle) => void;
 }
 
-/** The Node launcher with the fake engine, every message on the channel recorded. */
-function watchingLauncher(watch: Watch): WorkerLauncher {
-  const launch = createNodeLauncher({ engine: 'fake' });
+/**
+ * The Node launcher with the fake engine, every message on the channel recorded; `parentPort` runs
+ * the worker as Electron's utilityProcess would (tests/support/parent-port-worker.ts).
+ */
+function watchingLauncher(watch: Watch, options: { parentPort?: boolean } = {}): WorkerLauncher {
+  const launch = createNodeLauncher({
+    engine: 'fake',
+    ...(options.parentPort ? { entry: join(__dirname, '../support/parent-port-worker.ts') } : {}),
+  });
   let turns = 0;
   const ticker = () => {
     turns++;
@@ -212,36 +218,42 @@ describe('images in pieces through the engine worker (fake engine, child process
     for (const stop of stopTickers.splice(0)) stop();
   });
 
-  it('an odd-sized picture goes there and back byte for byte, no message over a piece, a turn between pieces', async () => {
-    const watch = newWatch();
-    host = new EngineHost({ launcher: watchingLauncher(watch) });
-    await host.loadModel(fakeModel(), 'cpu');
-    const source = noiseImage(WIDTH, HEIGHT, 7);
-    const result = await host.edit(source, settings('make it green'));
+  it.each([
+    ['a Node child process', false],
+    ["Electron's parentPort", true],
+  ])(
+    'an odd-sized picture goes there and back byte for byte, no message over a piece, a turn between pieces (%s)',
+    async (_, parentPort) => {
+      const watch = newWatch();
+      host = new EngineHost({ launcher: watchingLauncher(watch, { parentPort }) });
+      await host.loadModel(fakeModel(), 'cpu');
+      const source = noiseImage(WIDTH, HEIGHT, 7);
+      const result = await host.edit(source, settings('make it green'));
 
-    // The fake engine hands the source back as the processed source: it went both ways.
-    expect([result.processedSource.width, result.processedSource.height]).toEqual([WIDTH, HEIGHT]);
-    expect(Buffer.from(result.processedSource.data).equals(source.data)).toBe(true);
-    expect([result.image.width, result.image.height]).toEqual([WIDTH, HEIGHT]);
-    expect(Buffer.from(result.image.data).equals(fakeTint(source.data, [30, 200, 60], 5))).toBe(true);
+      // The fake engine hands the source back as the processed source: it went both ways.
+      expect([result.processedSource.width, result.processedSource.height]).toEqual([WIDTH, HEIGHT]);
+      expect(Buffer.from(result.processedSource.data).equals(source.data)).toBe(true);
+      expect([result.image.width, result.image.height]).toEqual([WIDTH, HEIGHT]);
+      expect(Buffer.from(result.image.data).equals(fakeTint(source.data, [30, 200, 60], 5))).toBe(true);
 
-    const perImage = Math.ceil(source.data.byteLength / IMAGE_PIECE_BYTES);
-    expect(pieces(watch.sent)).toHaveLength(perImage);
-    expect(pieces(watch.received)).toHaveLength(2 * perImage);
-    for (const message of [...watch.sent, ...watch.received]) {
-      expect(largestArray(message)).toBeLessThanOrEqual(IMAGE_PIECE_BYTES);
-    }
-    // The edit message itself holds references, not pixels.
-    const edit = watch.sent.find((message) => message.type === 'edit');
-    expect(edit && 'source' in edit ? edit.source : null).toEqual({
-      imageInPieces: expect.any(Number) as number,
-      width: WIDTH,
-      height: HEIGHT,
-    });
-    // Each piece went out on a later turn of the host's event loop than the one before.
-    const turns = watch.sentAtTurn.filter((_, index) => watch.sent[index]!.type === 'imagePiece');
-    for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1]!);
-  });
+      const perImage = Math.ceil(source.data.byteLength / IMAGE_PIECE_BYTES);
+      expect(pieces(watch.sent)).toHaveLength(perImage);
+      expect(pieces(watch.received)).toHaveLength(2 * perImage);
+      for (const message of [...watch.sent, ...watch.received]) {
+        expect(largestArray(message)).toBeLessThanOrEqual(IMAGE_PIECE_BYTES);
+      }
+      // The edit message itself holds references, not pixels.
+      const edit = watch.sent.find((message) => message.type === 'edit');
+      expect(edit && 'source' in edit ? edit.source : null).toEqual({
+        imageInPieces: expect.any(Number) as number,
+        width: WIDTH,
+        height: HEIGHT,
+      });
+      // Each piece went out on a later turn of the host's event loop than the one before.
+      const turns = watch.sentAtTurn.filter((_, index) => watch.sent[index]!.type === 'imagePiece');
+      for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1]!);
+    },
+  );
 
   it('a worker killed while the source is on its way fails the edit as a crash; the next edit runs', async () => {
     const watch = newWatch();
