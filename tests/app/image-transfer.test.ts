@@ -184,7 +184,7 @@ describe('ImageSender and ImageAssembler', () => {
     expect((channel[2] as { jobId: string }).jobId).toBe('b');
   });
 
-  it('refuses an image whose pieces did not all arrive, and forgets a dropped job', async () => {
+  it('refuses an image whose pieces did not all arrive, and forgets a discarded or dropped job', async () => {
     const channel: (OnWire<{ type: 'x'; jobId: string; image: RgbImage }> | ImagePiece)[] = [];
     const sender = new ImageSender<{ type: 'x'; jobId: string; image: RgbImage }>((message) =>
       channel.push(message),
@@ -201,6 +201,11 @@ describe('ImageSender and ImageAssembler', () => {
     outOfOrder.accept(rest[0]!);
     outOfOrder.accept(second!);
     expect(() => outOfOrder.unpack(wire)).toThrow(/does not follow/);
+    const discarded = new ImageAssembler();
+    discarded.accept(first!);
+    discarded.accept(second!);
+    discarded.discard('j');
+    expect(discarded.pending).toBe(0);
     const dropped = new ImageAssembler();
     dropped.accept(first!);
     dropped.drop('j');

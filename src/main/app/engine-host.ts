@@ -408,7 +408,7 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
         worker.exitListeners.delete(onExit);
         options.signal?.removeEventListener('abort', onAbort);
         if (killTimer) clearTimeout(killTimer);
-        worker.images.drop(jobId);
+        worker.images.discard(jobId);
       };
       const onMessage = (message: WorkerReport) => {
         if (!('jobId' in message) || message.jobId !== jobId) return;

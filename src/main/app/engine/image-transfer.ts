@@ -157,12 +157,17 @@ export class ImageAssembler {
     }) as Message;
   }
 
-  /** Forgets a job's partial images and ignores its pieces from now on. */
-  drop(jobId: string): void {
-    this.dropped.add(jobId);
+  /** Forgets a job's partial images (its pieces come before its last message, so none follow). */
+  discard(jobId: string): void {
     for (const [transferId, assembly] of this.assemblies) {
       if (assembly.jobId === jobId) this.assemblies.delete(transferId);
     }
+  }
+
+  /** Forgets a job's partial images and ignores its pieces from now on (a job cancelled on its way). */
+  drop(jobId: string): void {
+    this.dropped.add(jobId);
+    this.discard(jobId);
   }
 
   /** Images being put together (for tests: nothing is left behind). */
