@@ -13,6 +13,10 @@
  *   editGrid() → 'grid' message → 'gridProgress' / 'gridCell' (with CLIP metrics) → 'gridDone' | 'failed'
  *
  * Edits, grids and optimisations are jobs of one queue: one runs at a time, in the order asked for.
+ *
+ * Large images (sources, results, previews) travel in pieces, a turn of the event loop apart, and
+ * are put back together on arrival (engine/image-transfer.ts), so a full-size picture never holds
+ * this process's event loop. A cancel while a source is still on its way stops it there.
  */
 import {
   CANCELLED_ERROR_NAME,
@@ -33,13 +37,16 @@ import type {
   MeasuringGridEngine,
 } from '../engine/measured-grid';
 import type { ProcessHandle } from './engine/child-handle';
+import { ImageAssembler, ImageSender } from './engine/image-transfer';
 import {
   AUTO_ENGINE_OPTIONS,
   sameEngineOptions,
   type EngineLoadOptions,
+  type HostRequest,
   type HostToWorker,
   type OptimizedCopy,
   type OptimizeProgress,
+  type WorkerReport,
   type WorkerToHost,
 } from './engine/protocol';
 
@@ -74,7 +81,11 @@ interface Worker {
   exited: boolean;
   /** The model loaded in this worker, if any. */
   loaded: { dir: string; provider: ProviderName; options: EngineLoadOptions; info: ModelInfo } | null;
-  listeners: Set<(message: WorkerToHost) => void>;
+  /** Every message to the worker goes through here, in order (large images in pieces). */
+  outbox: ImageSender<HostRequest>;
+  /** The worker's images in pieces, until the message that uses them arrives. */
+  images: ImageAssembler;
+  listeners: Set<(message: WorkerReport) => void>;
   exitListeners: Set<(reason: string) => void>;
 }
 
@@ -237,11 +248,7 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
     this.worker = null;
     if (!worker || worker.exited) return;
     const gone = new Promise<void>((resolve) => worker.exitListeners.add(() => resolve()));
-    try {
-      worker.handle.send({ type: 'shutdown' });
-    } catch {
-      worker.handle.kill();
-    }
+    worker.outbox.post({ type: 'shutdown' }).catch(() => worker.handle.kill());
     const timer = setTimeout(() => worker.handle.kill(), 2000);
     await gone;
     clearTimeout(timer);
@@ -264,18 +271,37 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
       ready: Promise.resolve(),
       exited: false,
       loaded: null,
+      outbox: new ImageSender<HostRequest>((message) => handle.send(message)),
+      images: new ImageAssembler(),
       listeners: new Set(),
       exitListeners: new Set(),
     };
     handle.onMessage((message) => {
-      for (const listener of [...worker.listeners]) listener(message);
+      if (message.type === 'imagePiece') {
+        worker.images.accept(message);
+        return;
+      }
+      let report: WorkerReport;
+      try {
+        report = worker.images.unpack<WorkerReport>(message);
+      } catch (error) {
+        if (!('jobId' in message)) return;
+        report = {
+          type: 'failed',
+          jobId: message.jobId,
+          message: (error as Error).message,
+          name: 'Error',
+          cancelled: false,
+        };
+      }
+      for (const listener of [...worker.listeners]) listener(report);
     });
     worker.ready = new Promise<void>((resolve, reject) => {
       const timeout = setTimeout(() => {
         handle.kill();
         reject(new EngineCrashedError('The engine process did not start in time'));
       }, this.options.startTimeoutMs ?? 60_000);
-      const onReady = (message: WorkerToHost) => {
+      const onReady = (message: WorkerReport) => {
         if (message.type !== 'ready') return;
         clearTimeout(timeout);
         worker.listeners.delete(onReady);
@@ -323,7 +349,7 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
         worker.listeners.delete(onMessage);
         worker.exitListeners.delete(onExit);
       };
-      const onMessage = (message: WorkerToHost) => {
+      const onMessage = (message: WorkerReport) => {
         if (message.type === 'loaded' && message.requestId === requestId) {
           cleanup();
           worker.loaded = { ...model, info: message.info };
@@ -345,7 +371,7 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
       };
       worker.listeners.add(onMessage);
       worker.exitListeners.add(onExit);
-      worker.handle.send({
+      this.post(worker, {
         type: 'load',
         requestId,
         dir: model.dir,
@@ -355,27 +381,36 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
     });
   }
 
+  /** Posts a message nobody waits for (it goes out in order; a gone worker gets nothing). */
+  private post(worker: Worker, message: HostRequest): void {
+    worker.outbox.post(message, () => worker.exited).catch(() => undefined);
+  }
+
   /** Sends one job message and settles on its answer, its failure, a cancel or the worker's exit. */
   private runJob<T>(
     worker: Worker,
     jobId: string,
-    request: HostToWorker,
+    request: HostRequest,
     options: {
       signal?: AbortSignal;
-      onMessage: (message: WorkerToHost) => { value: T } | undefined;
+      onMessage: (message: WorkerReport) => { value: T } | undefined;
       during: string;
     },
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let killTimer: ReturnType<typeof setTimeout> | undefined;
       let cancelRequested = false;
+      let settled = false;
+      let requestSent = false;
       const cleanup = () => {
+        settled = true;
         worker.listeners.delete(onMessage);
         worker.exitListeners.delete(onExit);
         options.signal?.removeEventListener('abort', onAbort);
         if (killTimer) clearTimeout(killTimer);
+        worker.images.discard(jobId);
       };
-      const onMessage = (message: WorkerToHost) => {
+      const onMessage = (message: WorkerReport) => {
         if (!('jobId' in message) || message.jobId !== jobId) return;
         if (message.type === 'failed') {
           cleanup();
@@ -400,18 +435,30 @@ export class EngineHost implements EditEngine, MeasuringGridEngine {
           );
       };
       const onAbort = () => {
-        cancelRequested = true;
-        try {
-          worker.handle.send({ type: 'cancel', jobId });
-        } catch {
-          /* the exit handler settles it */
+        if (!requestSent) {
+          // The job has not reached the worker whole: its pieces stop here, and the cancel tells
+          // the worker to drop those it has.
+          cleanup();
+          this.post(worker, { type: 'cancel', jobId });
+          reject(cancelledError());
+          return;
         }
+        cancelRequested = true;
+        this.post(worker, { type: 'cancel', jobId });
         killTimer = setTimeout(() => worker.handle.kill(), this.options.cancelGraceMs ?? 20_000);
       };
       worker.listeners.add(onMessage);
       worker.exitListeners.add(onExit);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      worker.handle.send(request);
+      // A stopped request (cancelled, or the worker gone) is settled by onAbort or onExit.
+      worker.outbox
+        .post(request, () => settled || worker.exited)
+        .then(
+          () => {
+            requestSent = true;
+          },
+          () => undefined,
+        );
     });
   }
 

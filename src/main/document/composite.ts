@@ -10,6 +10,7 @@
 import type { BlendMode } from '../../shared/document/records';
 import type { RgbImage } from '../../shared/engine-types';
 import type { GrayImage } from './pixel-store';
+import { forRowSlices } from './row-slices';
 
 export interface CompositeLayer {
   pixels: RgbImage;
@@ -40,20 +41,32 @@ function checkSizes(below: RgbImage, layer: CompositeLayer): void {
 /** Blends `layer` onto `below` in place. */
 export function blendInto(below: RgbImage, layer: CompositeLayer): void {
   checkSizes(below, layer);
+  blendPixels(below.data, layer, 0, below.width * below.height);
+}
+
+/**
+ * blendInto in slices of rows, with a turn of the event loop every few tens of milliseconds (the
+ * main side blends whole pictures): the same pixels, byte for byte.
+ */
+export async function blendIntoInSteps(below: RgbImage, layer: CompositeLayer): Promise<void> {
+  checkSizes(below, layer);
+  await forRowSlices(below.width, below.height, (start, end) => blendPixels(below.data, layer, start, end));
+}
+
+/** Blends pixels [start, end) of `layer` onto `dst` (sizes already checked). */
+function blendPixels(dst: Uint8Array, layer: CompositeLayer, start: number, end: number): void {
   const opacity = Math.max(0, Math.min(255, Math.round(layer.opacity)));
   if (opacity === 0) return;
-  const dst = below.data;
   const src = layer.pixels.data;
   const mask = layer.mask?.data ?? null;
   const mode = layer.blendMode;
-  const n = below.width * below.height;
 
   if (mode === 'normal' && mask === null && opacity === 255) {
-    dst.set(src);
+    dst.set(src.subarray(start * 3, end * 3), start * 3);
     return;
   }
   if (mode === 'normal') {
-    for (let p = 0, i = 0; p < n; p++, i += 3) {
+    for (let p = start, i = start * 3; p < end; p++, i += 3) {
       const a = mask === null ? opacity * 255 : opacity * (mask[p] as number);
       if (a === 0) continue;
       const inv = FULL - a;
@@ -64,7 +77,7 @@ export function blendInto(below: RgbImage, layer: CompositeLayer): void {
     return;
   }
   const multiply = mode === 'multiply';
-  for (let p = 0, i = 0; p < n; p++, i += 3) {
+  for (let p = start, i = start * 3; p < end; p++, i += 3) {
     const a = mask === null ? opacity * 255 : opacity * (mask[p] as number);
     if (a === 0) continue;
     const inv = FULL - a;

@@ -152,7 +152,17 @@ export class PixelStore {
     const { width, height, data } = image;
     checkSize(kind, width, height, data);
     const ref = await pixelHashInSteps(kind, width, height, data);
-    this.store(ref, kind, image, options.adopt ?? false);
+    if (options.adopt || this.entries.has(ref)) {
+      this.store(ref, kind, image, options.adopt ?? false);
+      return ref;
+    }
+    // The store's own copy, in steps too (a full-size picture copied at once holds the event loop).
+    const own = new Uint8Array(data.length);
+    for (let start = 0; start < data.length; start += HASH_STEP_BYTES) {
+      if (start > 0) await nextTurn();
+      own.set(data.subarray(start, start + HASH_STEP_BYTES), start);
+    }
+    this.store(ref, kind, { width, height, data: own }, true);
     return ref;
   }
 

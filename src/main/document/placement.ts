@@ -14,6 +14,7 @@
 import type { PlacementMode } from '../../shared/document/records';
 import type { RgbImage } from '../../shared/engine-types';
 import { resampleRgb, resizeRgb } from '../engine/image-io';
+import { forRowSlices } from './row-slices';
 
 export interface ProcessedPair {
   /** The result at processing size. */
@@ -38,16 +39,22 @@ export async function placeResult(
   }
   const w = image.width;
   const h = image.height;
-  const delta = new Int16Array(w * h * 3);
   const r = image.data;
   const s = processedSource.data;
-  for (let i = 0; i < delta.length; i++) delta[i] = r[i]! - s[i]!;
   const src = source.data;
+  // Both loops go in slices of rows with turns of the event loop between (a native-size result is
+  // the document's size: tens of millions of values).
   if (w === width && h === height) {
     // Uint8ClampedArray stores round(clamp(v, 0, 255)).
     const out = new Uint8ClampedArray(width * height * 3);
-    for (let i = 0; i < out.length; i++) out[i] = src[i]! + delta[i]!;
+    await forRowSlices(width, height, (start, end) => {
+      for (let i = start * 3; i < end * 3; i++) out[i] = src[i]! + (r[i]! - s[i]!);
+    });
     return { width, height, data: new Uint8Array(out.buffer) };
   }
+  const delta = new Int16Array(w * h * 3);
+  await forRowSlices(w, h, (start, end) => {
+    for (let i = start * 3; i < end * 3; i++) delta[i] = r[i]! - s[i]!;
+  });
   return { width, height, data: await resampleRgb(delta, w, h, width, height, src) };
 }

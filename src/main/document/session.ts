@@ -49,12 +49,13 @@ import {
   type RgbImage,
 } from '../../shared/engine-types';
 import type { GridRecord } from '../../shared/document/schema';
-import { blendInto } from './composite';
+import { blendIntoInSteps } from './composite';
 import { DocumentStateError } from './errors';
 import { GridBook } from './grids';
 import type { ImportedImage } from './import';
 import { PixelStore } from './pixel-store';
 import { placeResult } from './placement';
+import { forRowSlices } from './row-slices';
 
 /** The failure text a cancelled first run leaves on its layer (the layer stays, to re-run or delete). */
 export const CANCELLED_FAILURE = 'Cancelled before it finished';
@@ -335,12 +336,16 @@ export class DocumentSession {
     // source has to match the sourceParts it records).
     const doc = this.record;
     const base = await this.store.getRgb(doc.base.pixels);
-    const out: RgbImage = { width: base.width, height: base.height, data: new Uint8Array(base.data) };
+    // Copied and blended in steps: a full-size picture per layer would hold the event loop.
+    const out: RgbImage = { width: base.width, height: base.height, data: new Uint8Array(base.data.length) };
+    await forRowSlices(base.width, base.height, (start, end) =>
+      out.data.set(base.data.subarray(start * 3, end * 3), start * 3),
+    );
     for (const layer of orderedLayers(doc)) {
       if (layer.id === layerId) break;
       const variant = activeVariant(layer);
       if (!layer.visible || !variant) continue;
-      blendInto(out, {
+      await blendIntoInSteps(out, {
         pixels: await this.store.getRgb(variant.pixels),
         opacity: Math.round(layer.opacity * 255),
         blendMode: layer.blendMode,

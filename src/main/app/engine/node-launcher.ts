@@ -36,7 +36,8 @@ export function createNodeLauncher(options: NodeLauncherOptions = {}): WorkerLau
     });
     return createChildHandle(child, {
       send: (running, message) => {
-        if (running.connected) running.send(message as Serializable);
+        // A write to a worker that just died fails: its exit, not the write error, says why.
+        if (running.connected) running.send(message as Serializable, () => undefined);
       },
       kill: (running) => running.kill('SIGKILL'),
       describeError: (error) => `could not run: ${error instanceof Error ? error.message : String(error)}`,

@@ -1,6 +1,12 @@
 /**
  * Messages between the engine host (in the backend process, or serve) and the engine worker (a
  * Node child process, or an Electron utilityProcess). Carried by structured clone, so typed arrays pass as they are.
+ *
+ * Each side writes and reads messages with whole images (HostRequest, WorkerReport); on the channel
+ * an image larger than one piece travels ahead of its message as ImagePieces and the message holds a
+ * reference to them (OnWire): Node's IPC copies every message whole and synchronously on both
+ * sides, so a full-size picture in one message would hold the host's event loop for a second or
+ * more (see image-transfer.ts).
  */
 import type {
   EditProgress,
@@ -49,7 +55,48 @@ export interface OptimizeProgress {
   fraction: number;
 }
 
-export type HostToWorker =
+/**
+ * Most bytes of pixels one message carries. Node copies a message whole on the main thread when it
+ * sends it (V8's serializer) and when it receives it (the IPC parser joins its chunks, then
+ * deserialises), each at a few nanoseconds a byte: 2 MiB costs the host's event loop ~10 ms per
+ * message instead of ~1 s for a 24 MP picture in one.
+ */
+export const IMAGE_PIECE_BYTES = 2 * 1024 * 1024;
+
+/** Part of an image travelling ahead of the message that uses it: bytes [offset, offset + data.length). */
+export interface ImagePiece {
+  type: 'imagePiece';
+  /** The job the image belongs to ('' for none): a cancelled job's partial images are dropped. */
+  jobId: string;
+  /** Numbers the sender's transfers; the message refers to its image by it. */
+  transferId: number;
+  /** The whole image's byte length (the receiver allocates it once, at the first piece). */
+  bytes: number;
+  offset: number;
+  data: Uint8Array;
+}
+
+/** Where a message had an image sent in pieces: the receiver puts the reassembled image back here. */
+export interface ImageInPieces {
+  imageInPieces: number;
+  width: number;
+  height: number;
+}
+
+/** An image (anything with width, height and a Uint8Array of data) as a message on the channel holds it. */
+export type ImageOnWire = { width: number; height: number; data: Uint8Array } | ImageInPieces;
+
+/** A message as it travels: each image in it may be a reference to pieces sent before it. */
+export type OnWire<T> = T extends { width: number; height: number; data: Uint8Array }
+  ? ImageOnWire
+  : T extends ArrayBufferView
+    ? T
+    : T extends object
+      ? { [K in keyof T]: OnWire<T[K]> }
+      : T;
+
+/** What the host asks of the worker, with whole images. */
+export type HostRequest =
   | {
       type: 'load';
       requestId: number;
@@ -71,7 +118,10 @@ export type HostToWorker =
   | { type: 'cancel'; jobId: string }
   | { type: 'shutdown' };
 
-export type WorkerToHost =
+export type HostToWorker = OnWire<HostRequest> | ImagePiece;
+
+/** What the worker tells the host, with whole images. */
+export type WorkerReport =
   | { type: 'ready'; pid: number }
   | { type: 'loaded'; requestId: number; info: ModelInfo }
   | { type: 'loadFailed'; requestId: number; message: string; name: string }
@@ -92,6 +142,8 @@ export type WorkerToHost =
       metricsError: string | null;
     }
   | { type: 'failed'; jobId: string; message: string; name: string; cancelled: boolean };
+
+export type WorkerToHost = OnWire<WorkerReport> | ImagePiece;
 
 /** Which engine implementation the worker loads (env INSTRUCT_EDIT_ENGINE). */
 export const ENGINE_KIND_ENV = 'INSTRUCT_EDIT_ENGINE';

@@ -12,12 +12,15 @@ import {
 import type { GridMetrics } from '../../../shared/contract/schemas';
 import { runGridByCells } from '../../engine/grid-by-cells';
 import { disposeClip, GridMeter, loadClip } from './grid-metrics';
+import { ImageAssembler, ImageSender } from './image-transfer';
 import {
   ENGINE_KIND_ENV,
   sameEngineOptions,
   type EngineKind,
   type EngineLoadOptions,
+  type HostRequest,
   type HostToWorker,
+  type WorkerReport,
   type WorkerToHost,
 } from './protocol';
 import { loadEngine, type LoadedEngine } from './worker-engine';
@@ -54,13 +57,26 @@ const port = connect();
 let engine: LoadedEngine | null = null;
 let loaded: { dir: string; provider: ProviderName; options: EngineLoadOptions } | null = null;
 const running = new Map<string, AbortController>();
+// Everything goes out through one sender, in order; large images in pieces (image-transfer.ts).
+const outbox = new ImageSender<WorkerReport>((message) => port.send(message));
+const images = new ImageAssembler();
+
+/** Posts a report; `stop` ends a large one between pieces (the promise then rejects). */
+function report(message: WorkerReport, stop?: () => boolean): Promise<void> {
+  return outbox.post(message, stop);
+}
+
+/** Posts a report nobody waits for (it still goes out in order). */
+function tell(message: WorkerReport): void {
+  report(message).catch(() => undefined);
+}
 
 function errorFields(error: unknown): { message: string; name: string } {
   if (error instanceof Error) return { message: error.message || error.name, name: error.name };
   return { message: String(error), name: 'Error' };
 }
 
-async function handle(message: HostToWorker): Promise<void> {
+async function handle(message: HostRequest): Promise<void> {
   switch (message.type) {
     case 'load': {
       try {
@@ -71,7 +87,7 @@ async function handle(message: HostToWorker): Promise<void> {
           loaded.provider === message.provider &&
           sameEngineOptions(loaded.options, message.options)
         ) {
-          port.send({ type: 'loaded', requestId: message.requestId, info: engine.info });
+          tell({ type: 'loaded', requestId: message.requestId, info: engine.info });
           return;
         }
         const previous = engine;
@@ -80,9 +96,9 @@ async function handle(message: HostToWorker): Promise<void> {
         await previous?.dispose().catch(() => undefined);
         engine = await loadEngine(kind, message.dir, message.provider, message.options);
         loaded = { dir: message.dir, provider: message.provider, options: message.options };
-        port.send({ type: 'loaded', requestId: message.requestId, info: engine.info });
+        tell({ type: 'loaded', requestId: message.requestId, info: engine.info });
       } catch (error) {
-        port.send({ type: 'loadFailed', requestId: message.requestId, ...errorFields(error) });
+        tell({ type: 'loadFailed', requestId: message.requestId, ...errorFields(error) });
       }
       return;
     }
@@ -91,9 +107,10 @@ async function handle(message: HostToWorker): Promise<void> {
         if (!engine) throw new Error('No model is loaded');
         const result = await engine.edit(message.source, message.settings, {
           signal,
-          onProgress: (progress) => port.send({ type: 'progress', jobId: message.jobId, progress }),
+          onProgress: (progress) => tell({ type: 'progress', jobId: message.jobId, progress }),
         });
-        port.send({ type: 'done', jobId: message.jobId, result });
+        // A cancel during the result's pieces stops them: the job then ends as cancelled.
+        await report({ type: 'done', jobId: message.jobId, result }, () => signal.aborted);
       });
       return;
     case 'optimize':
@@ -102,9 +119,9 @@ async function handle(message: HostToWorker): Promise<void> {
         const { optimizeIntoCache } = await import('../../engine/optimize-into-cache');
         const copy = await optimizeIntoCache(message.dir, message.cacheRoot, {
           signal,
-          onProgress: (progress) => port.send({ type: 'optimizeProgress', jobId: message.jobId, progress }),
+          onProgress: (progress) => tell({ type: 'optimizeProgress', jobId: message.jobId, progress }),
         });
-        port.send({ type: 'optimized', jobId: message.jobId, copy });
+        await report({ type: 'optimized', jobId: message.jobId, copy });
       });
       return;
     case 'grid': {
@@ -127,7 +144,7 @@ async function handle(message: HostToWorker): Promise<void> {
             signal,
             ...(message.batchRows !== undefined ? { batchRows: message.batchRows } : {}),
             onProgress: (progress: Parameters<NonNullable<GridRunOptions['onProgress']>>[0]) =>
-              port.send({ type: 'gridProgress', jobId: message.jobId, progress }),
+              tell({ type: 'gridProgress', jobId: message.jobId, progress }),
             onCell: (cell: GridCell) => {
               delivered = delivered.then(async () => {
                 let metrics: GridMetrics | null = null;
@@ -138,7 +155,7 @@ async function handle(message: HostToWorker): Promise<void> {
                     metricsError = `CLIP could not measure the grid: ${errorFields(error).message}`;
                   }
                 }
-                port.send({ type: 'gridCell', jobId: message.jobId, cell, metrics });
+                await report({ type: 'gridCell', jobId: message.jobId, cell, metrics });
               });
             },
           };
@@ -146,7 +163,7 @@ async function handle(message: HostToWorker): Promise<void> {
             ? await engine.editGrid(message.source, message.settings, options)
             : await runGridByCells(engine, message.source, message.settings, options);
           await delivered;
-          port.send({
+          await report({
             type: 'gridDone',
             jobId: message.jobId,
             unetRows: result.unetRows,
@@ -184,7 +201,7 @@ async function runJob(
   } catch (error) {
     await beforeFailure?.();
     const fields = errorFields(error);
-    port.send({
+    tell({
       type: 'failed',
       jobId,
       ...fields,
@@ -196,6 +213,20 @@ async function runJob(
 }
 
 port.onMessage((message) => {
-  void handle(message);
+  if (message.type === 'imagePiece') {
+    images.accept(message);
+    return;
+  }
+  // A job cancelled while its source was on the way: its pieces are not wanted.
+  if (message.type === 'cancel') images.drop(message.jobId);
+  let request: HostRequest;
+  try {
+    request = images.unpack<HostRequest>(message);
+  } catch (error) {
+    if ('jobId' in message)
+      tell({ type: 'failed', jobId: message.jobId, ...errorFields(error), cancelled: false });
+    return;
+  }
+  void handle(request);
 });
-port.send({ type: 'ready', pid: process.pid });
+tell({ type: 'ready', pid: process.pid });
