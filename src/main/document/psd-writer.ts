@@ -124,32 +124,24 @@ export function packBitsRow(
       continue;
     }
     // A literal: from here up to 128 samples, stopping where a run of three begins.
+    const header = at + written;
+    let o = header + 1;
+    if (out !== null) out[o++] = value;
     const literalStart = i;
-    const literalFrom = p;
     i++;
     p += stride;
     while (i < count && i - literalStart < 128) {
-      if (i + 2 < count) {
-        const a = src[p];
-        if (a === src[p + stride] && a === src[p + 2 * stride]) break;
-      }
+      const a = src[p] as number;
+      if (i + 2 < count && a === src[p + stride] && a === src[p + 2 * stride]) break;
+      if (out !== null) out[o++] = a;
       i++;
       p += stride;
     }
     const n = i - literalStart;
-    if (out !== null) {
-      let o = at + written;
-      out[o++] = n - 1;
-      for (let k = 0, s = literalFrom; k < n; k++, s += stride) out[o++] = src[s] as number;
-    }
+    if (out !== null) out[header] = n - 1;
     written += 1 + n;
   }
   return written;
-}
-
-/** The worst PackBits length of a row of `count` bytes (for the PSD's 16-bit row length fields). */
-function worstPackedRow(count: number): number {
-  return count + Math.ceil(count / 128);
 }
 
 /** A name as a Pascal string's bytes: printable ASCII kept, anything else '?', at most 255. */
@@ -199,7 +191,7 @@ function checkInput(input: PsdWriterInput): void {
 }
 
 /**
- * Measures every row of a channel into its table and returns the channel's length in the file.
+ * Measures every row of a channel into its table, and so the channel's length in the file.
  * `rowFieldBytes` is 2 (PSD) or 4 (PSB).
  */
 function measureChannel(channel: PlannedChannel, width: number, height: number, rowFieldBytes: number): void {
@@ -271,14 +263,12 @@ class Cursor {
   }
 
   /** `rowLengths.length` rows of a channel, each PackBits-compressed, the table already written. */
-  rows(source: ChannelSource, width: number, rowLengths: Uint32Array, firstRow = 0): void {
+  rows(source: ChannelSource, width: number, rowLengths: Uint32Array): void {
     const rowStep = source.sameRow ? 0 : width * source.stride;
     for (let y = 0, start = source.offset; y < rowLengths.length; y++, start += rowStep) {
       const length = packBitsRow(source.data, start, source.stride, width, this.out, this.pos);
       if (length !== rowLengths[y]) {
-        throw new Error(
-          `PSD writer: row ${firstRow + y} packed to ${length} bytes, measured ${rowLengths[y]}`,
-        );
+        throw new Error(`PSD writer: row ${y} packed to ${length} bytes, measured ${rowLengths[y]}`);
       }
       this.pos += length;
     }
@@ -389,8 +379,6 @@ export function writePsd(input: PsdWriterInput): Uint8Array {
   }
 
   // Pass 1: every row's packed length, hence every section's length.
-  if (!psb && worstPackedRow(width) > 0xffff)
-    throw new RangeError(`a PSD row of ${width} pixels is too long`);
   let layerInfoContent = 2;
   for (const layer of layers) {
     layerInfoContent += 16 + 2 + layer.channels.length * (2 + lengthFieldBytes) + 12 + 4 + layer.extraLength;
@@ -420,6 +408,11 @@ export function writePsd(input: PsdWriterInput): Uint8Array {
   const total = 26 + 4 + 4 + lengthFieldBytes + layerAndMaskLength + imageDataLength;
 
   // Pass 2: the file, written once into an array of exactly its size.
+  if (!psb && layerAndMaskLength > 0xffffffff) {
+    throw new RangeError(
+      `the layers take ${layerAndMaskLength} bytes, past what a PSD can hold: write a PSB`,
+    );
+  }
   const cursor = new Cursor(new Uint8Array(total));
   cursor.ascii('8BPS');
   cursor.u16(psb ? 2 : 1);
