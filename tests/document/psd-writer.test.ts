@@ -1,9 +1,13 @@
 /**
- * The lean PSD/PSB writer (psd-writer.ts), read back by ag-psd (an independent reader) and by a small
- * hand parse of the file's sections, on pixels made to hit PackBits' edge cases: noise (literals),
+ * The lean PSD/PSB writer (psd-writer.ts), read back by ag-psd and psd-tools (independent readers)
+ * and by a small hand parse of the file's sections, on pixels made to hit PackBits' edge cases: noise (literals),
  * flat stretches of 1, 2, 3, 127, 128, 129, 130 samples (repeats around the 128 limit) and
  * alternating pairs, at widths around 128.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Layer as PsdLayer, Psd } from 'ag-psd';
 import { describe, expect, it } from 'vitest';
 import { packBitsRow, writePsd, type PsdWriterInput } from '../../src/main/document/psd-writer';
@@ -389,4 +393,78 @@ describe('writePsd read back with ag-psd', () => {
       /the composite gave 5 bytes/,
     );
   });
+});
+
+// psd-tools (python3-psd-tools), where installed: a reader written apart from ag-psd.
+function works(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+}
+/** The first python3 that can import psd_tools (a pyenv shim may shadow Debian's /usr/bin/python3). */
+const python = ['python3', '/usr/bin/python3'].find((p) => works(p, ['-c', 'import psd_tools'])) ?? null;
+
+const PSD_TOOLS_SCRIPT = `
+import json, sys
+from psd_tools import PSDImage
+psd = PSDImage.open(sys.argv[1])
+print(json.dumps({
+    'version': psd.version,
+    'layers': [{
+        'name': layer.name,
+        'visible': layer.visible,
+        'opacity': layer.opacity,
+        'blend': layer.blend_mode.name,
+        'pixels': layer.topil().convert('RGB').tobytes().hex(),
+        'mask': layer.mask.topil().convert('L').tobytes().hex() if layer.has_mask() else None,
+    } for layer in psd],
+    'composite': psd.topil().convert('RGB').tobytes().hex(),
+}))
+`;
+
+describe('writePsd read back with psd-tools', () => {
+  for (const psb of [false, true]) {
+    it(`reads names, flags, pixels, the mask and the composite of a ${psb ? 'PSB' : 'PSD'}`, (ctx) => {
+      if (!python) ctx.skip('python3 with psd_tools is not installed');
+      const source = input(130, 3, psb);
+      const dir = mkdtempSync(join(tmpdir(), 'psd-writer-'));
+      try {
+        const path = join(dir, psb ? 'doc.psb' : 'doc.psd');
+        writeFileSync(path, writePsd(source));
+        const out = execFileSync(python ?? 'python3', ['-c', PSD_TOOLS_SCRIPT, path], {
+          encoding: 'utf8',
+          maxBuffer: 16 << 20,
+        });
+        const read = JSON.parse(out) as {
+          version: number;
+          layers: {
+            name: string;
+            visible: boolean;
+            opacity: number;
+            blend: string;
+            pixels: string;
+            mask: string | null;
+          }[];
+          composite: string;
+        };
+        expect(read.version).toBe(psb ? 2 : 1);
+        const layers = [{ ...source.background, mask: null }, ...source.layers];
+        expect(read.layers.map((l) => [l.name, l.visible, l.opacity, l.blend])).toEqual([
+          ['Background', true, 255, 'NORMAL'],
+          ['make it red', true, 200, 'NORMAL'],
+          ['Schnee über den Dächern — 雪 ✓', false, 128, 'MULTIPLY'],
+          ['x', true, 0, 'SCREEN'],
+        ]);
+        layers.forEach((layer, i) => {
+          const pixels = Buffer.from(read.layers[i]?.pixels ?? '', 'hex');
+          expect(firstDiff(pixels, layer.pixels as Uint8Array), `layer ${i}`).toBe('equal');
+        });
+        expect(read.layers.map((l) => l.mask !== null)).toEqual([false, true, false, false]);
+        const mask = Buffer.from(read.layers[1]?.mask ?? '', 'hex');
+        expect(firstDiff(mask, source.layers[0]?.mask as Uint8Array)).toBe('equal');
+        const composite = Buffer.from(read.composite, 'hex');
+        expect(firstDiff(composite, source.composite as Uint8Array)).toBe('equal');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
