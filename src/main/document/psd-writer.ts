@@ -340,6 +340,8 @@ export function writePsd(input: PsdWriterInput): Uint8Array {
       channels.push(...rgbChannels(pixels));
     }
     if (options.mask !== null) channels.push(plannedChannel(-2, channelSource(options.mask, 0, 1)));
+    // Mask data (its length, then 20 bytes when there is a mask), blending ranges (length 0), the
+    // Pascal name padded to 4, the 'luni' block (signature, key, length, content).
     const extraLength =
       4 +
       (options.mask !== null ? 20 : 0) +
@@ -379,8 +381,10 @@ export function writePsd(input: PsdWriterInput): Uint8Array {
   }
 
   // Pass 1: every row's packed length, hence every section's length.
-  let layerInfoContent = 2;
+  let layerInfoContent = 2; // the layer count
   for (const layer of layers) {
+    // Bounds, channel count, each channel's id and length, '8BIM' and blend key, opacity, clipping,
+    // flags and filler, the extra data's length and the extra data; then the channels' data.
     layerInfoContent += 16 + 2 + layer.channels.length * (2 + lengthFieldBytes) + 12 + 4 + layer.extraLength;
     for (const channel of layer.channels) {
       measureChannel(channel, width, height, rowFieldBytes);
