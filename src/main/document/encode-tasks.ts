@@ -1,13 +1,13 @@
 /**
  * The size-proportional work of exporting, as plain functions over pixel arrays: the flattened
- * composite and the layered PSD (ag-psd, which is synchronous). They run in
+ * composite and the layered PSD (psd-writer.ts). They run in
  * the encode worker (encode-worker.ts), never on the backend's event loop; images travel to it as a
  * table of byte arrays and tasks refer to them by index, so one image used twice is sent once.
  */
-import { writePsdUint8Array, type BlendMode as PsdBlendMode, type Layer as PsdLayer } from 'ag-psd';
 import type { BlendMode } from '../../shared/document/records';
 import type { RgbImage } from '../../shared/engine-types';
-import { blendInto, rgbToRgba } from './composite';
+import { blendInto } from './composite';
+import { writePsd as writeLayeredPsd, type PsdWriterLayer } from './psd-writer';
 
 /** One layer blended onto the composite: indices into the task's image table. */
 export interface FlattenStep {
@@ -44,12 +44,6 @@ export type EncodeTask =
 
 export type EncodeResult = { kind: 'flatten'; image: RgbImage } | { kind: 'psd'; bytes: Uint8Array };
 
-const PSD_BLEND_MODES: Record<BlendMode, PsdBlendMode> = {
-  normal: 'normal',
-  multiply: 'multiply',
-  screen: 'screen',
-};
-
 function image(images: readonly (Uint8Array | undefined)[], index: number): Uint8Array {
   const data = images[index];
   if (!data) throw new RangeError(`image ${index} was not sent`);
@@ -64,6 +58,48 @@ function checkLength(data: Uint8Array, width: number, height: number, channels: 
   }
 }
 
+/**
+ * Rows `firstRow` .. `firstRow + rowCount − 1` of the base with every step blended on, in order
+ * (composite.ts's formulas; each pixel is blended on its own, so a band equals that part of the
+ * whole). `out` receives the band (RGB) when given.
+ */
+function flattenBand(
+  width: number,
+  firstRow: number,
+  rowCount: number,
+  base: Uint8Array,
+  steps: readonly FlattenStep[],
+  images: readonly (Uint8Array | undefined)[],
+  out: Uint8Array = new Uint8Array(width * rowCount * 3),
+): Uint8Array {
+  const from = firstRow * width;
+  const to = from + rowCount * width;
+  const band: RgbImage = { width, height: rowCount, data: out.subarray(0, rowCount * width * 3) };
+  band.data.set(base.subarray(from * 3, to * 3));
+  for (const step of steps) {
+    const mask = step.mask === null ? null : image(images, step.mask).subarray(from, to);
+    blendInto(band, {
+      pixels: { width, height: rowCount, data: image(images, step.pixels).subarray(from * 3, to * 3) },
+      opacity: step.opacity,
+      blendMode: step.blendMode,
+      mask: mask === null ? null : { width, height: rowCount, data: mask },
+    });
+  }
+  return band.data;
+}
+
+function checkSteps(
+  width: number,
+  height: number,
+  steps: readonly FlattenStep[],
+  images: readonly (Uint8Array | undefined)[],
+): void {
+  steps.forEach((step, i) => {
+    checkLength(image(images, step.pixels), width, height, 3, `the pixels of step ${i}`);
+    if (step.mask !== null) checkLength(image(images, step.mask), width, height, 1, `the mask of step ${i}`);
+  });
+}
+
 /** The base with every step blended on, in order (composite.ts's formulas). */
 export function flatten(
   width: number,
@@ -73,84 +109,46 @@ export function flatten(
   images: readonly (Uint8Array | undefined)[],
 ): RgbImage {
   checkLength(base, width, height, 3, 'the base');
-  const out: RgbImage = { width, height, data: new Uint8Array(base) };
-  for (const step of steps) {
-    const mask = step.mask === null ? null : { width, height, data: image(images, step.mask) };
-    blendInto(out, {
-      pixels: { width, height, data: image(images, step.pixels) },
-      opacity: step.opacity,
-      blendMode: step.blendMode,
-      mask,
-    });
-  }
-  return out;
-}
-
-/** A grey mask as RGBA image data for ag-psd, which reads a mask's grey from the red channel. */
-function grayToRgba(src: Uint8Array): Uint8ClampedArray {
-  const out = new Uint8ClampedArray(src.length * 4);
-  for (let p = 0, o = 0; p < src.length; p++, o += 4) {
-    const v = src[p] as number;
-    out[o] = v;
-    out[o + 1] = v;
-    out[o + 2] = v;
-    out[o + 3] = 255;
-  }
-  return out;
+  checkSteps(width, height, steps, images);
+  return { width, height, data: flattenBand(width, 0, height, base, steps, images) };
 }
 
 /**
- * Each RGB image is let go as soon as its RGBA copy for ag-psd exists (the task's table holds the
- * only reference), so the worker holds about one extra image at a time rather than all of them.
+ * The layered file, written by psd-writer.ts straight from the RGB images (no RGBA copies). The
+ * composite is not kept whole: the writer asks for it a band of rows at a time (twice, once to
+ * measure and once to write), blended into one reused band buffer.
  */
 function writePsd(
   task: Extract<EncodeTask, { kind: 'psd' }>,
   images: (Uint8Array | undefined)[],
 ): Uint8Array {
   const { width, height } = task;
-  const converted = new Map<number, Uint8ClampedArray>();
-  const rgba = (index: number, what: string) => {
-    let data = converted.get(index);
-    if (!data) {
-      const rgb = image(images, index);
-      checkLength(rgb, width, height, 3, what);
-      data = rgbToRgba({ width, height, data: rgb });
-      converted.set(index, data);
-      images[index] = undefined;
-    }
-    return { width, height, data };
+  const base = image(images, task.base);
+  checkLength(base, width, height, 3, 'the base');
+  checkSteps(width, height, task.steps, images);
+  let band = new Uint8Array(0);
+  const composite = (firstRow: number, rowCount: number) => {
+    if (band.length < width * rowCount * 3) band = new Uint8Array(width * rowCount * 3);
+    return flattenBand(width, firstRow, rowCount, base, task.steps, images, band);
   };
-  const composite = {
+  const bytes = writeLayeredPsd({
     width,
     height,
-    data: rgbToRgba(flatten(width, height, image(images, task.base), task.steps, images)),
-  };
-  const children: PsdLayer[] = [
-    { name: task.baseName, top: 0, left: 0, imageData: rgba(task.base, 'the base') },
-  ];
-  for (const plan of task.layers) {
-    const layer: PsdLayer = {
+    psb: task.psb,
+    background: { name: task.baseName, pixels: base },
+    layers: task.layers.map((plan): PsdWriterLayer => ({
       name: plan.name,
       hidden: plan.hidden,
-      opacity: plan.opacity / 255,
-      blendMode: PSD_BLEND_MODES[plan.blendMode],
-      top: 0,
-      left: 0,
-    };
-    if (plan.pixels !== null) layer.imageData = rgba(plan.pixels, `layer “${plan.name}”`);
-    if (plan.mask !== null) {
-      const mask = image(images, plan.mask);
-      checkLength(mask, width, height, 1, `the mask of “${plan.name}”`);
-      layer.mask = { top: 0, left: 0, defaultColor: 0, imageData: { width, height, data: grayToRgba(mask) } };
-    }
-    children.push(layer);
-  }
-  const bytes = writePsdUint8Array(
-    { width, height, children, imageData: composite },
-    { generateThumbnail: false, psb: task.psb },
-  );
-  // ag-psd hands back a view of its growing buffer: copy out the used part so only that is kept.
-  return bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+      opacity: plan.opacity,
+      blendMode: plan.blendMode,
+      pixels: plan.pixels === null ? null : image(images, plan.pixels),
+      mask: plan.mask === null ? null : image(images, plan.mask),
+    })),
+    composite,
+  });
+  // The images are the task's own copies: let them go before the result travels.
+  images.fill(undefined);
+  return bytes;
 }
 
 /** Runs a task; `transfer` lists the buffers of the result that can be moved rather than copied. */

@@ -27,6 +27,13 @@ export type EncoderReply =
 /** How long the worker stays after its last job (its heap is freed when it stops). */
 const IDLE_STOP_MS = 20_000;
 
+/**
+ * A job whose images add up to this many bytes stops the worker once it is answered (and no other
+ * job waits). The worker's copies of the images are garbage by then, but an idle isolate does not
+ * collect them: they would stay resident beside the result (the size of a PSD) while it travels on.
+ */
+const LARGE_JOB_BYTES = 64 * 1024 * 1024;
+
 export function encodeWorkerEntry(): string {
   const source = join(__dirname, 'encode-worker.ts');
   return existsSync(source) ? source : join(__dirname, 'document-worker.js');
@@ -44,6 +51,7 @@ function bootstrap(entry: string): string {
 interface Pending {
   resolve: (result: EncodeResult) => void;
   reject: (error: Error) => void;
+  large: boolean;
 }
 
 function rebuildError(error: { name: string; message: string }): Error {
@@ -81,7 +89,10 @@ export class EncoderThread {
   async run(task: EncodeTask, images: readonly Uint8Array[]): Promise<EncodeResult> {
     const worker = this.start();
     const job = this.nextJob++;
-    const done = new Promise<EncodeResult>((resolve, reject) => this.pending.set(job, { resolve, reject }));
+    const large = images.reduce((sum, image) => sum + image.byteLength, 0) >= LARGE_JOB_BYTES;
+    const done = new Promise<EncodeResult>((resolve, reject) =>
+      this.pending.set(job, { resolve, reject, large }),
+    );
     this.busy();
     try {
       for (const [index, image] of images.entries()) {
@@ -95,6 +106,11 @@ export class EncoderThread {
       this.settle(job)?.reject(error as Error);
     }
     return done;
+  }
+
+  /** Whether a worker is started (it stops when idle, and after a large job). */
+  get running(): boolean {
+    return this.worker !== null;
   }
 
   /** Stops the worker; jobs it held fail. */
@@ -130,8 +146,20 @@ export class EncoderThread {
   private settle(job: number): Pending | undefined {
     const pending = this.pending.get(job);
     this.pending.delete(job);
-    if (this.pending.size === 0) this.idle();
+    if (this.pending.size === 0) {
+      if (pending?.large) this.stop();
+      else this.idle();
+    }
     return pending;
+  }
+
+  /** Stops the worker (between jobs), freeing its heap now; the next job starts another. */
+  private stop(): void {
+    const worker = this.worker;
+    this.worker = null;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    void worker?.terminate();
   }
 
   private failAll(error: Error): void {
@@ -152,10 +180,7 @@ export class EncoderThread {
     worker.unref();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
-      if (this.worker === worker && this.pending.size === 0) {
-        this.worker = null;
-        void worker.terminate();
-      }
+      if (this.worker === worker && this.pending.size === 0) this.stop();
     }, IDLE_STOP_MS);
     this.idleTimer.unref();
   }

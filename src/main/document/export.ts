@@ -4,18 +4,18 @@
  *
  * The flattened composite is the one the app shows: the base, then every visible edit layer that has
  * a result (its active variant), blended bottom-first with composite.ts's formulas (opacity as one
- * byte, blend mode, mask). ag-psd does not composite, so the PSD's composite image is that same
- * picture; PSD readers that recomposite the layers arrive at it too (same normal/multiply/screen
- * formulas, up to rounding).
+ * byte, blend mode, mask). The PSD's composite image (its image data, shown by readers that do not
+ * composite layers) is that same picture; PSD readers that recomposite the layers arrive at it too
+ * (same normal/multiply/screen formulas, up to rounding).
  *
  * PSD layout, bottom first: the base as an opaque background layer, then one PSD layer per edit
  * layer that has a result, hidden ones included (with the hidden flag). An edit with no result (one
  * cancelled, failed or still running before its first result) is left out of both the PSD and the
  * PNG's history: it adds nothing to the picture and an empty layer would only mislead.
  *
- * Flattening and PSD encoding (ag-psd is synchronous) run in the encode worker (encoder.ts), so a
- * large export never holds up the calls of other windows; the PNG is encoded by sharp, off the event
- * loop too.
+ * Flattening and PSD encoding (psd-writer.ts, synchronous) run in the encode worker (encoder.ts),
+ * so a large export never holds up the calls of other windows; the PNG is encoded by sharp, off the
+ * event loop too.
  *
  * Neither file carries a resolution (DPI): the document does not know the source's, and a made-up
  * one (libvips writes 1 pixel/mm by default) would change the print size other programs show.
