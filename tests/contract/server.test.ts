@@ -217,6 +217,38 @@ describe('browser-mode server', () => {
     }
   });
 
+  it('sends the answers queued for a connection together, not one per turn of a busy event loop', async () => {
+    // The server shares this process's event loop: hold it in 20 ms slices (as a long job does
+    // between its turns) while one client has 40 app.info calls waiting for answers, and note in
+    // which slice each answer arrives. One answer per turn would spread them over 40 slices.
+    const url = `ws://127.0.0.1:${server.port}/api?token=${server.token}`;
+    const { ws, opened } = await openSocket(url);
+    expect(await opened).toBe(true);
+    let slice = 0;
+    const arrivedIn: number[] = [];
+    ws.on('message', (data, isBinary) => {
+      const decoded = decodeWire(isBinary ? frameFromData(data)! : data.toString());
+      if (decoded.ok && (decoded.message as { type?: string }).type === 'result') arrivedIn.push(slice);
+    });
+    const calls = 40;
+    for (let id = 1; id <= calls; id++)
+      ws.send(encodeWire({ type: 'call', id, name: 'app.info', payload: {} }));
+    while (arrivedIn.length < calls && slice < 200) {
+      const until = performance.now() + 20;
+      while (performance.now() < until) {
+        /* busy, as a slice of pixel work */
+      }
+      slice++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    ws.close();
+    expect(arrivedIn).toHaveLength(calls);
+    expect(
+      arrivedIn.at(-1)! - arrivedIn[0]!,
+      `slices the answers arrived in: ${arrivedIn.join(',')}`,
+    ).toBeLessThanOrEqual(3);
+  });
+
   it('answers every malformed frame: bad-request with the call id when readable, else closes', async () => {
     const exchange = (frames: (string | Uint8Array)[]) => exchangeOn(server, frames);
     const refused = refusal;

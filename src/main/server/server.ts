@@ -27,6 +27,8 @@ import { serveStatic } from './static-files';
 
 export const UNAUTHORIZED_CLOSE_CODE = UNAUTHORIZED_CODE;
 const LOOPBACK = '127.0.0.1';
+/** How long one turn of a connection's outbox may write messages for. */
+const DRAIN_TURN_MS = 4;
 /** Drop progress previews for a client that is this far behind (it gets the next one). */
 const MAX_BUFFERED_FOR_PROGRESS = 8 * 1024 * 1024;
 const MAX_WAITING_FOR_PROGRESS = 16;
@@ -168,12 +170,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // One binary message written as fragments: the bytes are never copied into a joined frame.
       parts.forEach((part, index) => ws.send(part, { binary: true, fin: index === parts.length - 1 }));
     };
-    // Messages leave in order, each encoded in a turn of the event loop of its own: encoding a large
-    // document view (for every change, and again as the call's answer) does not hold up other calls.
+    // Messages leave in order, in turns of the event loop of at most a few ms each: encoding a large
+    // document view (for every change, and again as the call's answer) does not hold up other
+    // calls, and small answers do not wait one turn each (while a long job works in slices, a turn
+    // can take tens of ms, and a queue of one answer per turn grew to over half a second).
     const outbox: WireMessage[] = [];
     const drain = () => {
-      const message = outbox.shift();
-      if (message) write(message);
+      const started = performance.now();
+      do {
+        const message = outbox.shift();
+        if (message) write(message);
+      } while (outbox.length > 0 && performance.now() - started < DRAIN_TURN_MS);
       if (outbox.length > 0) setImmediate(drain);
     };
     const send = (message: WireMessage) => {
