@@ -2,12 +2,15 @@
 import { describe, expect, it, vi } from 'vitest';
 import { LIMITS } from '../../src/shared/contract/limits';
 import {
+  allocateWithHeadroom,
   decodeWire,
   encodeWire,
   encodeWireParts,
   largestMessageBytes,
+  offerHeadroom,
   PieceAssembler,
   scanJson,
+  WIRE_HEADROOM_BYTES,
   WIRE_LIMITS,
   wireMessages,
   type PieceStep,
@@ -65,6 +68,35 @@ describe('wire format', () => {
     expect((parts as Uint8Array[])[1]).toBe(buffer);
     const decoded = decodeWire(encodeWire({ data: buffer }) as Uint8Array);
     expect(decoded).toEqual({ ok: true, message: { data: new Uint8Array([9, 8, 7]) } });
+  });
+
+  it('writes the header into the headroom in front of a result’s bytes: one part, once', () => {
+    const bytes = allocateWithHeadroom(100_000);
+    bytes.set(pattern(100_000, 5));
+    const before = bytes.slice();
+    const message = { type: 'result', id: 3, ok: true, value: { name: 'photo.psd', bytes } };
+    const parts = encodeWireParts(message) as Uint8Array[];
+    expect(parts).toHaveLength(1);
+    // The one part is the very frame encodeWire joins, and its tail is the result's own memory.
+    expect(parts[0]).toEqual(encodeWire(message));
+    expect(parts[0]!.buffer).toBe(bytes.buffer);
+    expect(parts[0]!.byteOffset + parts[0]!.length).toBe(bytes.byteOffset + bytes.length);
+    expect(bytes).toEqual(before);
+    const decoded = decodeWire(parts[0]!);
+    expect(decoded.ok && (decoded.message as typeof message).value.bytes).toEqual(before);
+    // Once only: the header of a second frame would overwrite the first while a socket may still hold it.
+    expect(encodeWireParts(message)).toHaveLength(2);
+    expect(offerHeadroom(bytes)).toBe(bytes);
+    expect(encodeWireParts(message)).toHaveLength(1);
+    // Not for arrays without the room in front, nor with more than one segment, nor a header past it.
+    const plain = pattern(1000, 1).subarray(10);
+    offerHeadroom(plain);
+    expect(encodeWireParts({ bytes: plain })).toHaveLength(2);
+    const a = allocateWithHeadroom(10);
+    const b = allocateWithHeadroom(10);
+    expect(encodeWireParts({ a, b })).toHaveLength(3);
+    const long = allocateWithHeadroom(10);
+    expect(encodeWireParts({ name: 'x'.repeat(WIRE_HEADROOM_BYTES), long })).toHaveLength(2);
   });
 
   it('refuses unreadable frames, and readable ones that break a rule with their call id', () => {

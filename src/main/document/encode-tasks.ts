@@ -7,6 +7,7 @@
 import type { BlendMode } from '../../shared/document/records';
 import type { RgbImage } from '../../shared/engine-types';
 import { blendInto } from './composite';
+import { allocateWithHeadroom } from '../../shared/contract/wire';
 import { writePsd as writeLayeredPsd, type PsdWriterLayer } from './psd-writer';
 
 /** One layer blended onto the composite: indices into the task's image table. */
@@ -145,6 +146,8 @@ function writePsd(
       mask: plan.mask === null ? null : image(images, plan.mask),
     })),
     composite,
+    // Room for the wire's header in front: browser mode sends the file as one frame, uncopied.
+    allocate: allocateWithHeadroom,
   });
   // The images are the task's own copies: let them go before the result travels.
   images.fill(undefined);

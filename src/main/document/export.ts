@@ -33,6 +33,7 @@ import {
 } from '../../shared/document/records';
 import { contributes, opacityByte } from '../../shared/document/staleness';
 import type { RgbImage } from '../../shared/engine-types';
+import { offerHeadroom } from '../../shared/contract/wire';
 import { encodePng } from '../engine/image-io';
 import type { FlattenStep, PsdLayerPlan } from './encode-tasks';
 import { encodeOffThread } from './encoder';
@@ -241,5 +242,6 @@ export async function exportPsd(doc: DocumentRecord, store: PixelStore): Promise
     table.images,
   );
   if (done.kind !== 'psd') throw new Error(`the encoder answered ${done.kind} to psd`);
-  return done.bytes;
+  // Written with the wire's headroom in front (encode-tasks.ts).
+  return offerHeadroom(done.bytes);
 }

@@ -11,6 +11,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { crc32, createInflateRaw, deflateRawSync } from 'node:zlib';
+import { allocateWithHeadroom } from '../../shared/contract/wire';
 
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
 const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
@@ -171,7 +172,8 @@ export async function crc32Sliced(data: Uint8Array): Promise<number> {
 
 /** The layout as one buffer, copied a slice at a time so other calls are answered meanwhile. */
 export async function concatZipAsync(layout: ZipLayout): Promise<Uint8Array> {
-  const out = new Uint8Array(layout.size);
+  // Room for the wire's header in front: browser mode sends a save as one frame, uncopied.
+  const out = allocateWithHeadroom(layout.size);
   let at = 0;
   let sinceYield = 0;
   for (const chunk of layout.chunks) {

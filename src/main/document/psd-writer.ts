@@ -41,6 +41,8 @@ export interface PsdWriterInput {
   layers: readonly PsdWriterLayer[];
   /** The flattened picture shown by readers that do not composite layers: RGB interleaved, or rows. */
   composite: Uint8Array | CompositeRows;
+  /** Makes the zeroed array the file is written into (default: one of exactly the file's size). */
+  allocate?: (size: number) => Uint8Array;
 }
 
 const BLEND_KEYS: Record<BlendMode, string> = { normal: 'norm', multiply: 'mul ', screen: 'scrn' };
@@ -417,7 +419,7 @@ export function writePsd(input: PsdWriterInput): Uint8Array {
       `the layers take ${layerAndMaskLength} bytes, past what a PSD can hold: write a PSB`,
     );
   }
-  const cursor = new Cursor(new Uint8Array(total));
+  const cursor = new Cursor(input.allocate ? input.allocate(total) : new Uint8Array(total));
   cursor.ascii('8BPS');
   cursor.u16(psb ? 2 : 1);
   cursor.zeros(6);
