@@ -23,7 +23,7 @@ import {
 import { PixelStore } from '../../src/main/document/pixel-store';
 import type { BlendMode, DocumentRecord, EditLayer, PixelRef } from '../../src/shared/document/records';
 import type { RgbImage } from '../../src/shared/engine-types';
-import { readPsdPixels } from '../support/psd-reader';
+import { firstDiff, readPsdPixels, rgbaToRgb } from '../support/psd-reader';
 import { request } from './record-fixtures';
 
 const W = 64;
@@ -202,23 +202,6 @@ function rgbAt(
 ): number[] {
   const i = (y * img.width + x) * channels;
   return [img.data[i] ?? -1, img.data[i + 1] ?? -1, img.data[i + 2] ?? -1];
-}
-
-/** RGBA image data → RGB bytes. */
-function rgbaToRgb(data: ArrayLike<number>, n: number): Uint8Array {
-  const out = new Uint8Array(n * 3);
-  for (let p = 0; p < n; p++) {
-    out[p * 3] = data[p * 4] ?? 0;
-    out[p * 3 + 1] = data[p * 4 + 1] ?? 0;
-    out[p * 3 + 2] = data[p * 4 + 2] ?? 0;
-  }
-  return out;
-}
-
-function firstDiff(a: Uint8Array, b: Uint8Array): string {
-  if (a.length !== b.length) return `lengths ${a.length} vs ${b.length}`;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return `byte ${i}: ${a[i]} vs ${b[i]}`;
-  return 'equal';
 }
 
 let expectedFlat: RgbImage;

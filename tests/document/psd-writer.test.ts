@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Layer as PsdLayer, Psd } from 'ag-psd';
 import { describe, expect, it } from 'vitest';
 import { packBitsRow, writePsd, type PsdWriterInput } from '../../src/main/document/psd-writer';
-import { readPsdPixels } from '../support/psd-reader';
+import { firstDiff, readPsdPixels, rgbaToRgb } from '../support/psd-reader';
 
 /** A small deterministic generator (LCG), so failures repeat. */
 function generator(seed: number): () => number {
@@ -104,22 +104,6 @@ function input(width: number, height: number, psb = false): PsdWriterInput {
     ],
     composite: rgbImage(width, height, 6),
   };
-}
-
-function rgbaToRgb(data: ArrayLike<number>, n: number): Uint8Array {
-  const out = new Uint8Array(n * 3);
-  for (let p = 0; p < n; p++) {
-    out[p * 3] = data[p * 4] ?? 0;
-    out[p * 3 + 1] = data[p * 4 + 1] ?? 0;
-    out[p * 3 + 2] = data[p * 4 + 2] ?? 0;
-  }
-  return out;
-}
-
-function firstDiff(a: Uint8Array, b: Uint8Array): string {
-  if (a.length !== b.length) return `lengths ${a.length} vs ${b.length}`;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return `byte ${i}: ${a[i]} vs ${b[i]}`;
-  return 'equal';
 }
 
 /** An independent PackBits decoder (Apple's Technical Note TN1023). */
