@@ -12,23 +12,20 @@
  * issue's measure) are printed beside it. The layers' pixels, read back through the API, are
  * then compared in full with what the fake engine makes of the source, computed here.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blendInto } from '../../src/main/document/composite';
 import type { AppClient } from '../../src/shared/contract/client';
 import type { RgbImage } from '../../src/shared/engine-types';
+import { photoLikePixels, runEdit, type BrowserServer } from '../support/browser-server';
 import {
-  connectClient,
-  photoLikePixels,
-  runEdit,
-  startBrowserServer,
-  waitForModel,
-  type BrowserServer,
-} from '../support/browser-server';
-import { measure, percentile, startProbe, type Liveness, type Probe } from '../support/liveness';
+  measure,
+  percentile,
+  startLivenessRig,
+  type Liveness,
+  type LivenessRig,
+  type Probe,
+} from '../support/liveness';
 
 const WIDTH = 4240;
 const HEIGHT = 2830; // 12 MP
@@ -78,32 +75,23 @@ function firstDifference(actual: Uint8Array, expected: Uint8Array): string | nul
 }
 
 describe('liveness while a large picture is edited at native size (browser mode)', () => {
-  let work: string;
   let server: BrowserServer;
   let client: AppClient;
   let probe: Probe;
+  let rig: LivenessRig;
   const picture = photoLikePixels(WIDTH, HEIGHT, 11);
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'liveness-edit-'));
-    server = await startBrowserServer(work, { loadModel: true, measureLoopDelay: true });
-    client = connectClient(server.port, server.token);
-    probe = await startProbe(server.port, server.token);
+    rig = await startLivenessRig('liveness-edit');
+    ({ server, client, probe } = rig);
   }, 60_000);
 
   afterAll(async () => {
-    await probe?.close();
-    client?.close();
-    await server?.close();
-    rmSync(work, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('keeps its event loop free (held ≤ 100 ms, p99) and lands the pixels the engine made', async () => {
-    const png = await sharp(picture, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
-      .png({ compressionLevel: 1 })
-      .toBuffer();
-    await client.call('document.openBytes', { name: 'photo.png', bytes: png });
-    await waitForModel(client);
+    await rig.openPicture(picture, WIDTH, HEIGHT);
 
     // 1: a new layer over the picture (its source is the picture itself).
     const first = await measure(server, probe, () => runEdit(client, 'make it red', 0));

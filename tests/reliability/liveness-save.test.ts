@@ -9,22 +9,19 @@
  * The PSD is then read back with ag-psd and compared with the pixels the app shows, and the project
  * with the project loader. Traffic stays on 127.0.0.1.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProject } from '../../src/main/document/project-file';
 import type { AppClient } from '../../src/shared/contract/client';
+import { photoLikePixels, runEdit, type BrowserServer } from '../support/browser-server';
 import {
-  connectClient,
-  photoLikePixels,
-  runEdit,
-  startBrowserServer,
-  waitForModel,
-  type BrowserServer,
-} from '../support/browser-server';
-import { measure, percentile, startProbe, type Liveness, type Probe } from '../support/liveness';
+  measure,
+  percentile,
+  startLivenessRig,
+  type Liveness,
+  type LivenessRig,
+  type Probe,
+} from '../support/liveness';
 import { readPsdPixels } from '../support/psd-reader';
 
 const WIDTH = 4240;
@@ -53,32 +50,23 @@ const SAMPLES: [number, number][] = [
 ];
 
 describe('liveness while a large project is saved and exported (browser mode)', () => {
-  let work: string;
   let server: BrowserServer;
   let client: AppClient;
   let probe: Probe;
+  let rig: LivenessRig;
   const picture = photoLikePixels(WIDTH, HEIGHT, 7);
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'liveness-save-'));
-    server = await startBrowserServer(work, { loadModel: true, measureLoopDelay: true });
-    client = connectClient(server.port, server.token);
-    probe = await startProbe(server.port, server.token);
+    rig = await startLivenessRig('liveness-save');
+    ({ server, client, probe } = rig);
   }, 60_000);
 
   afterAll(async () => {
-    await probe?.close();
-    client?.close();
-    await server?.close();
-    rmSync(work, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('keeps its event loop free (held ≤ 100 ms, p99) and writes a PSD and a project that read back right', async () => {
-    const png = await sharp(picture, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
-      .png({ compressionLevel: 1 })
-      .toBuffer();
-    await client.call('document.openBytes', { name: 'photo.png', bytes: png });
-    await waitForModel(client);
+    await rig.openPicture(picture, WIDTH, HEIGHT);
     for (const [seed, instruction] of ['make it red', 'make it blue', 'make it green'].entries()) {
       await runEdit(client, instruction, seed);
     }

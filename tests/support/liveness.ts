@@ -7,8 +7,18 @@
  * the run) and how late the server's event loop ran meanwhile.
  */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
-import { stopChild, type BrowserServer } from './browser-server';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import type { AppClient } from '../../src/shared/contract/client';
+import {
+  connectClient,
+  startBrowserServer,
+  stopChild,
+  waitForModel,
+  type BrowserServer,
+} from './browser-server';
 import type { LoopDelayReport } from './event-loop-delay';
 
 const ROOT = resolve(__dirname, '../..');
@@ -94,4 +104,39 @@ export async function measure<T>(
   const waits = await probe.stop();
   const loop = await server.stopLoopDelay();
   return { outcome, waits, p99: percentile(waits, 99), max: Math.max(...waits), loop };
+}
+
+/** A liveness test's setup: the server with the fake model and the loop-delay probe, a client, a probe. */
+export interface LivenessRig {
+  server: BrowserServer;
+  client: AppClient;
+  probe: Probe;
+  /** Opens RGB pixels as a PNG picture (uploaded unmeasured) and waits for the model. */
+  openPicture(pixels: Uint8Array, width: number, height: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startLivenessRig(name: string): Promise<LivenessRig> {
+  const work = mkdtempSync(join(tmpdir(), `${name}-`));
+  const server = await startBrowserServer(work, { loadModel: true, measureLoopDelay: true });
+  const client = connectClient(server.port, server.token);
+  const probe = await startProbe(server.port, server.token);
+  return {
+    server,
+    client,
+    probe,
+    async openPicture(pixels, width, height) {
+      const png = await sharp(pixels, { raw: { width, height, channels: 3 } })
+        .png({ compressionLevel: 1 })
+        .toBuffer();
+      await client.call('document.openBytes', { name: 'photo.png', bytes: png });
+      await waitForModel(client);
+    },
+    async close() {
+      await probe.close();
+      client.close();
+      await server.close();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
 }
