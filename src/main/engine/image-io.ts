@@ -438,8 +438,11 @@ function fixedWindow(axis: AxisWeights, inSize: number): AxisWeights {
   return { start, count, weights, stride: WINDOW };
 }
 
-/** Lets other work on the event loop run during a long resample (the document session runs in the main process). */
-const YIELD_EVERY_MS = 40;
+/**
+ * Lets other work on the event loop run during a long resample (the document session runs in the
+ * main process): other calls wait at most about this long.
+ */
+const YIELD_EVERY_MS = 16;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
