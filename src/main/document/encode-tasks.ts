@@ -5,9 +5,9 @@
  * table of byte arrays and tasks refer to them by index, so one image used twice is sent once.
  */
 import type { BlendMode } from '../../shared/document/records';
+import { allocateWithHeadroom } from '../../shared/contract/wire';
 import type { RgbImage } from '../../shared/engine-types';
 import { blendInto } from './composite';
-import { allocateWithHeadroom } from '../../shared/contract/wire';
 import { writePsd as writeLayeredPsd, type PsdWriterLayer } from './psd-writer';
 
 /** One layer blended onto the composite: indices into the task's image table. */

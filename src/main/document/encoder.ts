@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import { copyInSteps } from '../util/turns';
 import type { EncodeResult, EncodeTask } from './encode-tasks';
 
 export type EncoderRequest =
@@ -60,23 +61,6 @@ function rebuildError(error: { name: string; message: string }): Error {
   return made;
 }
 
-/** Bytes copied between turns of the event loop when an image is handed to the worker. */
-const COPY_SLICE = 4 * 1024 * 1024;
-
-/**
- * The bytes in a buffer of their own, to be moved to the worker: copied a slice at a time, so
- * other calls are answered meanwhile. (Posting the caller's array instead would clone it through
- * V8's serializer in one go on this thread, several times slower.)
- */
-async function ownBytes(data: Uint8Array): Promise<Uint8Array> {
-  const copy = new Uint8Array(data.length);
-  for (let from = 0; from < data.length; from += COPY_SLICE) {
-    copy.set(data.subarray(from, Math.min(data.length, from + COPY_SLICE)), from);
-    await nextTurn();
-  }
-  return copy;
-}
-
 export class EncoderThread {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
@@ -96,9 +80,12 @@ export class EncoderThread {
     this.busy();
     try {
       for (const [index, image] of images.entries()) {
-        const data = await ownBytes(image);
+        // A copy of its own, made in steps, to be moved: posting the caller's array would clone it
+        // through V8's serializer in one go on this thread, several times slower.
+        const data = await copyInSteps(image);
         const request: EncoderRequest = { type: 'image', job, index, data };
         worker.postMessage(request, [data.buffer as ArrayBuffer]);
+        await nextTurn();
       }
       const request: EncoderRequest = { type: 'run', job, task };
       worker.postMessage(request);

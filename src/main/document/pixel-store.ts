@@ -9,6 +9,7 @@ import type { OutputInfo } from 'sharp';
 import sharp from '../native/sharp';
 import type { RgbImage } from '../../shared/engine-types';
 import type { PixelRef } from '../../shared/document/records';
+import { copyInSteps } from '../util/turns';
 import { ProjectFileError } from './errors';
 
 export type PixelKind = 'rgb' | 'gray';
@@ -157,11 +158,7 @@ export class PixelStore {
       return ref;
     }
     // The store's own copy, in steps too (a full-size picture copied at once holds the event loop).
-    const own = new Uint8Array(data.length);
-    for (let start = 0; start < data.length; start += HASH_STEP_BYTES) {
-      if (start > 0) await nextTurn();
-      own.set(data.subarray(start, start + HASH_STEP_BYTES), start);
-    }
+    const own = await copyInSteps(data, HASH_STEP_BYTES);
     this.store(ref, kind, { width, height, data: own }, true);
     return ref;
   }

@@ -1,12 +1,10 @@
 /**
  * Per-pixel work over a whole picture on the main side, in slices of rows with a turn of the event
- * loop every YIELD_EVERY_MS (the pattern of image-io's resampleRgb): a 24 MP picture is a second or
- * more of work, and the server answers other calls meanwhile.
+ * loop every TURN_MS (util/turns.ts): a 24 MP picture is a second or more of work, and the server
+ * answers other calls meanwhile.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { turnTaker } from '../util/turns';
 
-/** Other calls wait at most about this long (40 ms let another client's app.info p99 pass 100 ms). */
-const YIELD_EVERY_MS = 16;
 /** Pixels per slice between looks at the clock: well under a millisecond of work. */
 const SLICE_PIXELS = 1 << 16;
 
@@ -17,12 +15,9 @@ export async function forRowSlices(
   work: (start: number, end: number) => void,
 ): Promise<void> {
   const rows = Math.max(1, Math.floor(SLICE_PIXELS / Math.max(1, width)));
-  let lastYield = performance.now();
+  const takeTurn = turnTaker();
   for (let y = 0; y < height; y += rows) {
     work(y * width, Math.min(height, y + rows) * width);
-    if (performance.now() - lastYield >= YIELD_EVERY_MS) {
-      await nextTurn();
-      lastYield = performance.now();
-    }
+    await takeTurn();
   }
 }

@@ -49,13 +49,13 @@ import {
   type RgbImage,
 } from '../../shared/engine-types';
 import type { GridRecord } from '../../shared/document/schema';
+import { copyInSteps } from '../util/turns';
 import { blendIntoInSteps } from './composite';
 import { DocumentStateError } from './errors';
 import { GridBook } from './grids';
 import type { ImportedImage } from './import';
 import { PixelStore } from './pixel-store';
 import { placeResult } from './placement';
-import { forRowSlices } from './row-slices';
 
 /** The failure text a cancelled first run leaves on its layer (the layer stays, to re-run or delete). */
 export const CANCELLED_FAILURE = 'Cancelled before it finished';
@@ -337,10 +337,7 @@ export class DocumentSession {
     const doc = this.record;
     const base = await this.store.getRgb(doc.base.pixels);
     // Copied and blended in steps: a full-size picture per layer would hold the event loop.
-    const out: RgbImage = { width: base.width, height: base.height, data: new Uint8Array(base.data.length) };
-    await forRowSlices(base.width, base.height, (start, end) =>
-      out.data.set(base.data.subarray(start * 3, end * 3), start * 3),
-    );
+    const out: RgbImage = { width: base.width, height: base.height, data: await copyInSteps(base.data) };
     for (const layer of orderedLayers(doc)) {
       if (layer.id === layerId) break;
       const variant = activeVariant(layer);

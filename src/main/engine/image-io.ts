@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Metadata, OutputInfo } from 'sharp';
 import sharp from '../native/sharp';
 import type { ResolutionMode, RgbImage } from '../../shared/engine-types';
+import { turnTaker } from '../util/turns';
 
 export class ImageDecodeError extends Error {
   override name = 'ImageDecodeError';
@@ -439,13 +440,6 @@ function fixedWindow(axis: AxisWeights, inSize: number): AxisWeights {
 }
 
 /**
- * Lets other work on the event loop run during a long resample (the document session runs in the
- * main process): other calls wait at most about this long.
- */
-const YIELD_EVERY_MS = 16;
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/**
  * Resample 3-channel HWC samples (any numeric range: pixels, or a signed delta) from width×height to
  * outWidth×outHeight, separable lanczos3, centre-aligned, edges clamped; then, if `base` is given (an
  * outWidth×outHeight×3 image), add it. Returns round(clamp(·, 0, 255)) as 8-bit samples. Works in
@@ -469,12 +463,8 @@ export async function resampleRgb(
   const rowLen = outWidth * 3;
   if (base && base.length !== outHeight * rowLen)
     throw new RangeError(`base has ${base.length} values, expected ${outWidth}×${outHeight}×3`);
-  let lastYield = performance.now();
-  const maybeYield = async (): Promise<void> => {
-    if (performance.now() - lastYield < YIELD_EVERY_MS) return;
-    await yieldToEventLoop();
-    lastYield = performance.now();
-  };
+  // Other work on the event loop runs during a long resample (the document session runs in the main process).
+  const maybeYield = turnTaker();
 
   // Horizontal pass: `height` rows of outWidth pixels, unrounded.
   const tmp = new Float32Array(height * rowLen);
